@@ -1,0 +1,68 @@
+"""Frozen configurations that name a run, and the run profiles.
+
+Kept free of torch on purpose: the site build looks up cached results by these
+configs on every rebuild, and importing torch alone takes 2-4 s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+PROFILE_ENV = "MNIST_TUTORIAL_PROFILE"
+PROFILES = ("full", "smoke")
+
+RECIPES = {
+    "plain": dict(num_epochs=8, batch_size=256, lr=1e-3, schedule="constant"),
+    "final": dict(num_epochs=5, batch_size=256, lr=3e-3, schedule="onecycle"),
+}
+
+# What the smoke profile cuts a run down to: a few hundred images, one epoch.
+SMOKE = dict(num_epochs=1, train_size=1024, val_size=256, test_size=512)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run's numbers (it is part of the cache key)."""
+
+    num_epochs: int = 5
+    batch_size: int = 256
+    lr: float = 3e-3
+    schedule: str = "onecycle"  # "constant" or "onecycle" (lr is then the peak)
+    seed: int = 0
+    hidden: tuple[int, ...] = (1024, 256)
+    activation: str = "relu"
+    softmax_output: bool = False  # the classic bug, only to measure it
+    train_size: int | None = None  # None: all 50,000 training images
+    val_size: int | None = None
+    test_size: int | None = None
+
+    @classmethod
+    def recipe(cls, name: str, **overrides) -> "TrainConfig":
+        if name not in RECIPES:
+            raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
+        return cls(**{**RECIPES[name], **overrides})
+
+    def smoke(self) -> "TrainConfig":
+        """The same run on the smoke profile's few hundred images and one epoch."""
+        return dataclasses.replace(self, **SMOKE)
+
+
+def current_profile() -> str:
+    """``full`` (default) or ``smoke``, from ``$MNIST_TUTORIAL_PROFILE``."""
+    profile = os.environ.get(PROFILE_ENV, "full") or "full"
+    if profile not in PROFILES:
+        raise ValueError(f"{PROFILE_ENV}={profile!r} is not a profile; use one of {PROFILES}")
+    return profile
+
+
+@dataclass(frozen=True)
+class SeedsConfig:
+    """One training config repeated over several seeds (for mean ± std)."""
+
+    train: TrainConfig
+    seeds: tuple[int, ...] = (0, 1, 2)
+
+    def smoke(self) -> "SeedsConfig":
+        return dataclasses.replace(self, train=self.train.smoke())

@@ -1,0 +1,202 @@
+"""Training and evaluating a network on MNIST.
+
+Two recipes for the lesson MLP:
+
+* ``plain``: the starting point of the lessons (Adam, lr 1e-3, batch 256, 8 epochs).
+* ``final``: the course's recipe for the same network: a one-cycle learning-rate
+  schedule (warm up to lr 3e-3, then anneal) with fused Adam, fewer epochs.
+
+``train_model(config)`` runs one recipe on one seed and returns the trained network
+and its history (loss per step, validation loss/accuracy per epoch, test accuracy).
+
+Run ``python -m mnist_tutorial train --help`` for the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .config import RECIPES, TrainConfig  # noqa: F401  (re-exported for the lessons)
+from .data import MNIST, TensorBatches, lesson_loader, load_mnist, make_split
+from .models import MLP
+
+EVAL_BATCH_SIZE = 1000
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` is CUDA when a GPU is visible, else the CPU; any torch device name works."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but torch sees no CUDA GPU here.")
+    return device
+
+
+def make_optimizer(net: nn.Module, config: TrainConfig, steps_per_epoch: int, device: torch.device):
+    """Adam (fused into one kernel per step where torch supports it) and its schedule."""
+    fused = device.type in ("cpu", "cuda")
+    # --8<-- [start:optimizer]
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, fused=fused)
+    if config.schedule == "onecycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=config.lr, total_steps=config.num_epochs * steps_per_epoch)
+    # --8<-- [end:optimizer]
+    elif config.schedule == "constant":
+        scheduler = None
+    else:
+        raise ValueError(f"unknown schedule {config.schedule!r}; use 'constant' or 'onecycle'")
+    return optimizer, scheduler
+
+
+# --8<-- [start:train_epoch]
+def train_epoch(net, batches, optimizer, loss_fn, scheduler=None, progress=None):
+    """One pass over ``batches``; returns the loss of every step as a tensor."""
+    net.train()
+    losses = []
+    for X, y in batches:  # X: (B, 1, 28, 28), y: (B,)
+        y_hat = net(X)  # (B, 10) logits
+        loss = loss_fn(y_hat, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        losses.append(loss.detach())  # no .item(): it would wait for the GPU every step
+        if progress is not None:
+            progress.update(1)
+    return torch.stack(losses)
+# --8<-- [end:train_epoch]
+
+
+# --8<-- [start:evaluate]
+def evaluate(net, batches, loss_fn):
+    """Mean loss and accuracy over ``batches``, with dropout/batch-norm in eval mode."""
+    net.eval()
+    total_loss = correct = count = 0
+    with torch.inference_mode():  # no autograd graph: less memory, faster
+        for X, y in batches:
+            y_hat = net(X)
+            total_loss += loss_fn(y_hat, y) * len(y)
+            correct += (y_hat.argmax(dim=1) == y).sum()
+            count += len(y)
+    return float(total_loss) / count, float(correct) / count
+# --8<-- [end:evaluate]
+
+
+@dataclass
+class TrainResult:
+    net: nn.Module
+    config: TrainConfig
+    device: str
+    step_loss: list[float] = field(default_factory=list)  # every optimiser step
+    epoch_train_loss: list[float] = field(default_factory=list)
+    epoch_val_loss: list[float] = field(default_factory=list)
+    epoch_val_accuracy: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    test_loss: float = float("nan")
+    test_accuracy: float = float("nan")
+
+    def history(self) -> dict:
+        """Everything but the network, as plain numbers (for JSON)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("net", "config")} | {
+            "steps_per_epoch": len(self.step_loss) // max(1, len(self.epoch_seconds)),
+        }
+
+
+def train_model(config: TrainConfig, mnist: MNIST | None = None, device: str = "auto",
+                logdir: str | None = None, progress: bool = False,
+                pipeline: str = "tensor") -> TrainResult:
+    """Train an MLP with ``config``; validate every epoch, test once at the end.
+
+    ``pipeline="tensor"`` batches pre-normalised tensors on the device (fast);
+    ``"lesson"`` uses the lessons' ``Dataset`` + ``DataLoader`` (same batches).
+    """
+    mnist = load_mnist() if mnist is None else mnist
+    device = pick_device(device)
+    split = make_split(mnist, config.train_size, config.val_size, config.test_size)
+
+    torch.manual_seed(config.seed)  # the initial weights
+    net = MLP(config.hidden, config.activation, config.softmax_output).to(device)
+    images, labels = mnist.train_images[split.train], mnist.train_labels[split.train]
+    if pipeline == "tensor":
+        train_batches = TensorBatches(images, labels, config.batch_size, shuffle=True,
+                                      seed=config.seed, device=device)
+    elif pipeline == "lesson":
+        train_batches = _to_device(
+            lesson_loader(images, labels, config.batch_size, shuffle=True, seed=config.seed), device)
+    else:
+        raise ValueError(f"unknown pipeline {pipeline!r}; use 'tensor' or 'lesson'")
+    val_batches = TensorBatches(mnist.train_images[split.val], mnist.train_labels[split.val],
+                                EVAL_BATCH_SIZE, shuffle=False, device=device)
+    test_batches = TensorBatches(mnist.test_images[split.test], mnist.test_labels[split.test],
+                                 EVAL_BATCH_SIZE, shuffle=False, device=device)
+
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer, scheduler = make_optimizer(net, config, len(train_batches), device)
+    result = TrainResult(net=net, config=config, device=str(device))
+    writer = _summary_writer(logdir)
+    bar = _progress_bar(config.num_epochs * len(train_batches), progress)
+    for epoch in range(config.num_epochs):
+        start = time.perf_counter()
+        step_loss = train_epoch(net, train_batches, optimizer, loss_fn, scheduler, bar).tolist()
+        result.epoch_seconds.append(time.perf_counter() - start)
+        val_loss, val_accuracy = evaluate(net, val_batches, loss_fn)
+        result.step_loss += step_loss
+        result.epoch_train_loss.append(sum(step_loss) / len(step_loss))
+        result.epoch_val_loss.append(val_loss)
+        result.epoch_val_accuracy.append(val_accuracy)
+        if bar is not None:
+            bar.set_postfix(epoch=epoch + 1, val_acc=f"{val_accuracy:.2%}")
+        if writer is not None:
+            _log_epoch(writer, result, epoch, len(train_batches))
+    if bar is not None:
+        bar.close()
+    result.test_loss, result.test_accuracy = evaluate(net, test_batches, loss_fn)
+    if writer is not None:
+        writer.add_scalar("accuracy/test", result.test_accuracy, len(result.step_loss))
+        writer.close()
+    return result
+
+
+def _to_device(loader, device):
+    class OnDevice:
+        def __len__(self):
+            return len(loader)
+
+        def __iter__(self):
+            for X, y in loader:
+                yield X.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+    return OnDevice()
+
+
+def _summary_writer(logdir):
+    if not logdir:
+        return None
+    from torch.utils.tensorboard import SummaryWriter  # slow import: only when logging
+
+    return SummaryWriter(log_dir=str(logdir))
+
+
+def _log_epoch(writer, result: TrainResult, epoch: int, steps_per_epoch: int) -> None:
+    # --8<-- [start:tensorboard]
+    first_step = epoch * steps_per_epoch
+    for i, loss in enumerate(result.step_loss[first_step:]):
+        writer.add_scalar("loss/train", loss, first_step + i)
+    step = (epoch + 1) * steps_per_epoch
+    writer.add_scalar("loss/val", result.epoch_val_loss[-1], step)
+    writer.add_scalar("accuracy/val", result.epoch_val_accuracy[-1], step)
+    # --8<-- [end:tensorboard]
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="step", dynamic_ncols=True, leave=False)

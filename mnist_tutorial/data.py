@@ -7,13 +7,14 @@ Missing files are downloaded by torchvision when the network is there; every fil
 then checked against its published SHA-256, because torchvision only checks that the
 raw files exist and would load a truncated one without a word.
 
-Two ways to batch the same split, with the same order for the same seed:
+Two ways to batch the same split, with the same semantics (a new seeded shuffle each
+epoch, the same batch size, the last partial batch kept):
 
 * ``lesson_loader``: the way the lessons teach it, a ``Dataset`` that turns each
   image into a PIL image and applies ``transforms.ToTensor()`` + ``Normalize``,
   batched by ``torch.utils.data.DataLoader``.
 * ``TensorBatches``: the whole split as one normalised float tensor on the training
-  device, sliced by a shuffled index each epoch. Same batches, about 4x faster.
+  device, sliced by a shuffled index each epoch. About 4x faster (bench/train_speed.py).
 
 Run ``python -m mnist_tutorial.data`` to check your copy of the data.
 """
@@ -29,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
+
+from .errors import MNISTDataError
 
 DATA_ENV = "MNIST_TUTORIAL_DATA"
 DOWNLOAD_ENV = "MNIST_TUTORIAL_DOWNLOAD"
@@ -47,10 +50,6 @@ MEAN, STD = 0.1307, 0.3081
 
 NUM_TRAIN, NUM_VAL = 50_000, 10_000
 SPLIT_SEED = 0
-
-
-class MNISTDataError(RuntimeError):
-    """The data is missing or damaged. The message says which file and how to fix it."""
 
 
 def data_root() -> Path:
@@ -238,9 +237,9 @@ class TensorBatches:
     """Batches sliced from one pre-normalised tensor that lives on the training device.
 
     Same semantics as ``lesson_loader``: with ``shuffle`` each epoch draws a new
-    permutation from a generator seeded once, exactly as ``DataLoader``'s sampler
-    does, so both yield the same batches in the same order; the last partial batch
-    is kept.
+    permutation from a generator seeded once, as ``DataLoader``'s sampler does (the
+    orders differ: ``DataLoader`` also draws worker seeds from its generator); without
+    it the order is the stored one; the last partial batch is kept.
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,

@@ -39,14 +39,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .config import PROFILES, current_profile
+from .errors import ExperimentError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CACHE_ENV = "MNIST_TUTORIAL_CACHE"
 DEVICE_ENV = "MNIST_TUTORIAL_DEVICE"
-
-
-class ExperimentError(RuntimeError):
-    """An experiment is unknown, or failed; the message says which and why."""
 
 
 @dataclass(frozen=True)

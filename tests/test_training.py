@@ -1,0 +1,80 @@
+"""mnist_tutorial.training: a step learns, runs repeat, both pipelines agree, eval is right."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from mnist_tutorial.config import TrainConfig
+from mnist_tutorial.data import load_mnist
+from mnist_tutorial.models import MLP
+from mnist_tutorial.training import evaluate, pick_device, train_epoch, train_model
+
+TINY = TrainConfig.recipe("final", num_epochs=2, train_size=512, val_size=256, test_size=256)
+
+
+@pytest.fixture(scope="module")
+def mnist(mnist_root):
+    return load_mnist(mnist_root)
+
+
+def test_train_steps_lower_the_loss():
+    torch.manual_seed(0)
+    net = MLP(hidden=(64,))
+    X, y = torch.randn(32, 1, 28, 28), torch.randint(0, 10, (32,))
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    losses = torch.cat([train_epoch(net, [(X, y)], optimizer, loss_fn) for _ in range(20)])
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_same_seed_same_losses(mnist):
+    first, second = (train_model(TINY, mnist, device="cpu") for _ in range(2))
+    assert first.step_loss == second.step_loss
+    assert first.test_accuracy == second.test_accuracy
+    other = train_model(TrainConfig(**{**TINY.__dict__, "seed": 1}), mnist, device="cpu")
+    assert other.step_loss != first.step_loss
+
+
+def test_both_pipelines_train_equally_well(mnist):
+    fast = train_model(TINY, mnist, device="cpu", pipeline="tensor")
+    lesson = train_model(TINY, mnist, device="cpu", pipeline="lesson")
+    assert len(fast.step_loss) == len(lesson.step_loss) == TINY.num_epochs * 2  # 512 / 256
+    assert fast.step_loss[0] == pytest.approx(lesson.step_loss[0], rel=0.05)  # same init
+    for result in (fast, lesson):
+        assert result.step_loss[-1] < 0.8 * result.step_loss[0]
+
+
+def test_history_shapes(mnist):
+    result = train_model(TINY, mnist, device="cpu")
+    assert len(result.epoch_val_accuracy) == len(result.epoch_seconds) == TINY.num_epochs
+    assert 0.1 < result.test_accuracy <= 1.0
+    history = result.history()
+    assert history["steps_per_epoch"] == 2 and "net" not in history
+
+
+def test_evaluate_counts_correctly_in_eval_mode():
+    net = nn.Sequential(nn.Flatten(), nn.Dropout(0.9), nn.Linear(784, 10))
+    X, y = torch.randn(40, 1, 28, 28), torch.randint(0, 10, (40,))
+    batches = [(X[:25], y[:25]), (X[25:], y[25:])]
+    loss, accuracy = evaluate(net, batches, nn.CrossEntropyLoss())
+    assert not net.training
+    with torch.no_grad():
+        y_hat = net(X)  # dropout is off in eval mode, so this is deterministic
+    assert accuracy == pytest.approx((y_hat.argmax(1) == y).float().mean().item())
+    assert loss == pytest.approx(nn.functional.cross_entropy(y_hat, y).item(), rel=1e-5)
+
+
+def test_device_choice():
+    assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            pick_device("cuda")
+
+
+def test_unknown_recipe_and_schedule_are_clear_errors(mnist):
+    with pytest.raises(ValueError, match="unknown recipe 'fast'"):
+        TrainConfig.recipe("fast")
+    with pytest.raises(ValueError, match="unknown schedule 'cosine'"):
+        train_model(TrainConfig(**{**TINY.__dict__, "schedule": "cosine"}), mnist)

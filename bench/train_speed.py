@@ -1,0 +1,119 @@
+"""Benchmark: the seed notebook's input pipeline vs the course's fast path, side by side.
+
+    MNIST_TUTORIAL_DATA=../shared/mnist python bench/train_speed.py [--epochs 3]
+
+Same model (the lesson MLP), same hyperparameters (Adam, lr 1e-3, batch 256), same
+50,000 training images. Three ways to run an epoch, measured in turn (A, B, C, A, B, C,
+...) so that drift in the machine's speed hits all of them alike:
+
+* seed:   ``Dataset`` + PIL + ``ToTensor`` + ``DataLoader``, Adam (foreach)
+* tensor: batches sliced from one normalised tensor, Adam (foreach)
+* fast:   batches sliced from one normalised tensor, fused Adam (what training uses)
+
+Then the matmul bound: the time ``torch.mm`` takes for exactly the matrix products one
+training step performs (3 forward, 3 weight-gradient and 2 input-gradient products),
+times the steps in an epoch. The fast path's share of that bound is how close the
+epoch gets to pure matrix multiplication on this machine.
+
+The last line is the ratio seed / fast seconds per epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch import nn
+
+from mnist_tutorial.data import TensorBatches, lesson_loader, load_mnist, make_split
+from mnist_tutorial.models import MLP
+from mnist_tutorial.training import train_epoch
+
+BATCH_SIZE, LR = 256, 1e-3
+
+
+def make_runner(name: str, images, labels):
+    torch.manual_seed(0)
+    net = MLP()
+    optimizer = torch.optim.Adam(net.parameters(), lr=LR, fused=(name == "fast"))
+    if name == "seed":
+        batches = lesson_loader(images, labels, BATCH_SIZE, shuffle=True, seed=0)
+    else:
+        batches = TensorBatches(images, labels, BATCH_SIZE, shuffle=True, seed=0)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def epoch() -> float:
+        start = time.perf_counter()
+        train_epoch(net, batches, optimizer, loss_fn)
+        return time.perf_counter() - start
+
+    return epoch
+
+
+def step_gemm_shapes(batch: int, sizes=(784, 1024, 256, 10)):
+    """(m, k, n) of every matrix product in one forward + backward pass of the MLP."""
+    shapes = []
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        shapes.append((batch, n_in, n_out))  # forward: (B, in) @ (in, out)
+        shapes.append((n_out, batch, n_in))  # weight gradient: (out, B) @ (B, in)
+        if i > 0:  # the input images need no gradient
+            shapes.append((batch, n_out, n_in))  # input gradient: (B, out) @ (out, in)
+    return shapes
+
+
+def gemm_seconds_per_step(batch: int, repeats: int = 200) -> tuple[float, float]:
+    """Median seconds for one step's matrix products with torch.mm, and their FLOPs."""
+    shapes = step_gemm_shapes(batch)
+    operands = [(torch.randn(m, k), torch.randn(k, n)) for m, k, n in shapes]
+    flops = sum(2 * m * k * n for m, k, n in shapes)
+    for a, b in operands * 20:  # warm up caches and thread pools
+        torch.mm(a, b)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for a, b in operands:
+            torch.mm(a, b)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), flops
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=3, help="measured epochs per variant")
+    args = parser.parse_args()
+
+    mnist = load_mnist()
+    split = make_split(mnist)
+    images, labels = mnist.train_images[split.train], mnist.train_labels[split.train]
+    names = ["seed", "tensor", "fast"]
+    runners = {name: make_runner(name, images, labels) for name in names}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{len(labels):,} images, batch {BATCH_SIZE}")
+
+    for name in names:  # one unmeasured warm-up epoch each
+        runners[name]()
+    seconds = {name: [] for name in names}
+    for _ in range(args.epochs):
+        for name in names:
+            seconds[name].append(runners[name]())
+    median = {name: statistics.median(times) for name, times in seconds.items()}
+    for name in names:
+        times = ", ".join(f"{t:.2f}" for t in seconds[name])
+        print(f"{name:>6}: {median[name]:6.2f} s/epoch (median of {args.epochs}: {times})")
+
+    steps = -(-len(labels) // BATCH_SIZE)
+    step_seconds, step_flops = gemm_seconds_per_step(BATCH_SIZE)
+    bound = step_seconds * steps
+    rate = step_flops / step_seconds / 1e9
+    achieved = step_flops * steps / median["fast"] / 1e9
+    print(f"matmul bound: {bound:.2f} s/epoch ({step_flops * steps / 1e9:.0f} GFLOP per epoch "
+          f"at torch.mm's {rate:.0f} GFLOP/s on these shapes)")
+    print(f"fast path: {achieved:.0f} GFLOP/s = {bound / median['fast']:.0%} of the matmul bound")
+    print(f"tensor / fast: {median['tensor'] / median['fast']:.2f}x")
+    print(f"seed / fast: {median['seed'] / median['fast']:.2f}x faster per epoch")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,9 +1,10 @@
 """MkDocs hook: put the results of the course's experiments into the pages.
 
 Listed under ``hooks:`` in ``mkdocs.yml``. Before the pages are rendered it finds the
-shortcodes in every page, runs the experiments they name (or loads them from the
-cache, see ``mnist_tutorial.registry``), publishes each figure as a generated SVG and
-all numbers as ``results.json`` at the site root, then replaces the shortcodes:
+shortcodes in every page, runs the experiments they name in a fresh process (or loads
+them from the cache, see ``mnist_tutorial.registry``), publishes each figure as a
+generated SVG and all numbers as ``results.json`` at the site root, then replaces the
+shortcodes:
 
     <!-- metric mlp.test_accuracy -->    the number, as results.json has it
     <!-- figure mlp.loss_curve -->       the figure, its alt text, caption and provenance
@@ -18,8 +19,9 @@ from __future__ import annotations
 
 import html
 import json
-import logging
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -31,12 +33,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from mnist_tutorial import registry  # noqa: E402
 from mnist_tutorial.config import current_profile  # noqa: E402
 
-log = logging.getLogger("mkdocs.hooks.results")
-
 SHORTCODE = re.compile(r"<!--\s*([a-z_]+)\s+([a-z0-9_]+)(?:\.([a-z0-9_]+))?\s*-->")
+# A comment shaped like a shortcode (a kind and one word, any case) that does not parse
+# must fail: otherwise it stays an HTML comment and the page silently shows nothing.
+LOOKS_LIKE = re.compile(r"<!--\s*(?:metric|figure|table|provenance)\s+[^\s>]+\s*-->",
+                        re.IGNORECASE)
+BLOCK = "MNISTRESULTBLOCK{}END"  # stands in for a figure/table until the HTML exists
+BLOCK_IN_HTML = re.compile(r"(?:<p>\s*)?MNISTRESULTBLOCK(\d+)END(?:\s*</p>)?")
 KINDS = {"metric": "metrics", "figure": "figures", "table": "tables", "provenance": None}
 GENERATED = "generated"
 
@@ -52,6 +57,13 @@ def on_config(config):
         raise PluginError(str(error)) from None
     config.extra["mnist_profile"] = _profile
     return config
+
+
+def _malformed(text: str, where: str) -> None:
+    for match in LOOKS_LIKE.finditer(text):
+        if not SHORTCODE.fullmatch(match.group(0)):
+            raise PluginError(f"{where}: malformed shortcode {match.group(0)!r}; write "
+                              f"<!-- metric EXP.KEY --> (lower case, digits, underscores)")
 
 
 def _shortcodes(text: str):
@@ -81,19 +93,15 @@ def on_files(files: Files, config) -> Files:
     pages = [f for f in files.documentation_pages() if f.src_uri.endswith(".md")]
     wanted: dict[str, str] = {}  # experiment -> first page that uses it
     for page in pages:
+        _malformed(page.content_string, page.src_uri)
         for _, kind, name, _key in _shortcodes(page.content_string):
             wanted.setdefault(name, page.src_uri)
 
-    known = registry.experiments()
     _results.clear()
-    for name, page in wanted.items():
-        if name not in known:
-            raise PluginError(f"{page}: shortcode names unknown experiment {name!r}; "
-                              f"known: {', '.join(known)}")
-        try:
-            _results[name] = registry.get_result(name, _profile, log=log.info)
-        except Exception as error:  # data missing, experiment failed: say which and why
-            raise PluginError(f"{page}: experiment {name!r} could not run: {error}") from None
+    for name, entry in _run_experiments(list(wanted)).items():
+        if "error" in entry:  # unknown, data missing, a claim failed: say where and why
+            raise PluginError(f"{wanted[name]}: experiment {name!r} could not run: {entry['error']}")
+        _results[name] = json.loads(Path(entry["path"]).read_text())
 
     for page in pages:
         for _, kind, name, key in _shortcodes(page.content_string):
@@ -111,6 +119,23 @@ def on_files(files: Files, config) -> Files:
     files.append(File.generated(config, "results.json",
                                 content=json.dumps(document, indent=1, sort_keys=True)))
     return files
+
+
+def _run_experiments(names: list[str]) -> dict:
+    """Load (or run) the experiments in a fresh process, so that the code that runs is the
+    code on disk now, even in a long ``mkdocs serve`` session after an edit to the package.
+    Progress bars and messages go straight to the terminal; a cache hit costs ~0.2 s."""
+    if not names:
+        return {}
+    command = [sys.executable, "-m", "mnist_tutorial", "run", "--profile", _profile,
+               "--manifest", *names]
+    process = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                 filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
+    if process.returncode != 0:
+        raise PluginError(f"`{' '.join(command[1:])}` failed (exit {process.returncode}); "
+                          f"its error is printed above")
+    return json.loads(process.stdout.strip().splitlines()[-1])
 
 
 def provenance(result: dict) -> str:
@@ -157,9 +182,24 @@ def _render(kind: str, name: str, key: str | None, page) -> str:
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
+    # Figures and tables are block HTML: Markdown wraps raw HTML that is not at the top
+    # level (inside an admonition, a list, a tab) in <p>, and <p><figure> is invalid.
+    # They go in as placeholders and are put in place in on_page_content.
+    blocks = page.mnist_result_blocks = []
+
     def replace(match):
         kind, name, key = match.group(1), match.group(2), match.group(3)
         _check(kind, name, key, page.file.src_uri)
-        return _render(kind, name, key, page)
+        rendered = _render(kind, name, key, page)
+        if kind in ("figure", "table"):
+            blocks.append(rendered)
+            return BLOCK.format(len(blocks) - 1)
+        return rendered
 
+    _malformed(markdown, page.file.src_uri)
     return SHORTCODE.sub(replace, markdown)
+
+
+def on_page_content(html_text: str, page, config, files) -> str:
+    blocks = getattr(page, "mnist_result_blocks", [])
+    return BLOCK_IN_HTML.sub(lambda m: blocks[int(m.group(1))], html_text)

@@ -68,10 +68,13 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run one experiment, or load it from the cache",
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    run.add_argument("name", help="experiment name (see `list`)")
+    run.add_argument("names", nargs="+", metavar="NAME", help="experiment name(s) (see `list`)")
     run.add_argument("--profile", choices=PROFILES, help="default: $MNIST_TUTORIAL_PROFILE or full")
     run.add_argument("--refresh", action="store_true", help="run even if the cache holds a result")
     run.add_argument("--json", action="store_true", help="print the whole result as JSON (no figures)")
+    run.add_argument("--manifest", action="store_true",
+                     help="for tools (the site build): go on after a failure and print, as the "
+                          "last line, JSON mapping each name to its cache entry or its error")
     return parser
 
 
@@ -122,19 +125,32 @@ def _run(args) -> str:
     from .config import current_profile
 
     profile = args.profile or current_profile()
+    manifest = {}
     start = time.perf_counter()
-    result = registry.get_result(args.name, profile, refresh=args.refresh,
-                                 log=lambda m: print(m, file=sys.stderr))
+    for name in args.names:
+        try:
+            result = registry.get_result(name, profile, refresh=args.refresh,
+                                         log=lambda m: print(m, file=sys.stderr, flush=True))
+        except (MNISTDataError, ExperimentError) as error:
+            if not args.manifest:
+                raise
+            manifest[name] = {"error": str(error)}
+            continue
+        key = registry.cache_key(registry.find(name), profile)
+        manifest[name] = {"path": str(registry.entry_path(name, key))}
+        if args.json:
+            figures = {k: {"alt": v["alt"], "caption": v["caption"]}
+                       for k, v in result["figures"].items()}
+            print(json.dumps({**result, "figures": figures}, indent=1))
+        elif not args.manifest:
+            print(f"{name} ({profile} profile): computed in "
+                  f"{result['provenance']['wall_time_s']:.1f} s on {result['provenance']['device']}")
+            for key, value in result["metrics"].items():
+                print(f"  {key:<28} {value['text']}")
     took = time.perf_counter() - start
-    if args.json:
-        printable = {**result, "figures": {k: {"alt": v["alt"], "caption": v["caption"]}
-                                           for k, v in result["figures"].items()}}
-        print(json.dumps(printable, indent=1))
-    else:
-        for key, value in result["metrics"].items():
-            print(f"{key:<24} {value['text']}")
-    return (f"{args.name} ({profile} profile): computed in {result['provenance']['wall_time_s']:.1f} s "
-            f"on {result['provenance']['device']}; returned in {took:.2f} s")
+    if args.manifest:
+        return json.dumps(manifest)
+    return f"{len(args.names)} experiment(s), {profile} profile, returned in {took:.2f} s"
 
 
 def main(argv: list[str] | None = None) -> int:

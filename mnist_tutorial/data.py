@@ -37,6 +37,7 @@ DATA_ENV = "MNIST_TUTORIAL_DATA"
 DOWNLOAD_ENV = "MNIST_TUTORIAL_DOWNLOAD"
 DEFAULT_ROOT = Path("~/.cache/mnist_tutorial")
 
+# --8<-- [start:checksums]
 # SHA-256 of the four original (uncompressed) files, as published with the data set.
 SHA256 = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -44,9 +45,12 @@ SHA256 = {
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
+# --8<-- [end:checksums]
 
+# --8<-- [start:mean_std]
 # Mean and standard deviation of the training pixels after scaling to [0, 1].
 MEAN, STD = 0.1307, 0.3081
+# --8<-- [end:mean_std]
 
 NUM_TRAIN, NUM_VAL = 50_000, 10_000
 SPLIT_SEED = 0
@@ -162,6 +166,7 @@ def load_mnist(root: Path | None = None, verify: bool = True) -> MNIST:
     return _load(root.resolve(), verify)
 
 
+# --8<-- [start:split_indices]
 def split_indices(num_items: int = NUM_TRAIN + NUM_VAL, num_val: int = NUM_VAL, seed: int = SPLIT_SEED):
     """Indices of the train / validation split, exactly as ``random_split`` draws them.
 
@@ -170,6 +175,7 @@ def split_indices(num_items: int = NUM_TRAIN + NUM_VAL, num_val: int = NUM_VAL, 
     """
     order = torch.randperm(num_items, generator=torch.Generator().manual_seed(seed))
     return order[: num_items - num_val], order[num_items - num_val :]
+# --8<-- [end:split_indices]
 
 
 @dataclass(frozen=True)
@@ -219,6 +225,7 @@ def lesson_transform():
     return transform
 
 
+# --8<-- [start:lesson_loader]
 def lesson_loader(images, labels, batch_size: int, shuffle: bool, seed: int = 0,
                   num_workers: int = 0) -> DataLoader:
     """The lessons' pipeline: ``Dataset`` + ``ToTensor`` + ``DataLoader``."""
@@ -226,6 +233,7 @@ def lesson_loader(images, labels, batch_size: int, shuffle: bool, seed: int = 0,
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
                       generator=generator, num_workers=num_workers)
+# --8<-- [end:lesson_loader]
 
 
 def normalise(images: torch.Tensor) -> torch.Tensor:

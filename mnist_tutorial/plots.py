@@ -12,6 +12,7 @@ import io
 from contextlib import contextmanager
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -76,6 +77,10 @@ def loss_curves(step_losses, steps_per_epoch, val_losses=None, label="training l
             ax.errorbar(x, val_mean, yerr=val_std if len(val_losses) > 1 else None,
                         marker="o", lw=1.5, capsize=3, label="validation loss (per epoch)")
         ax.set_yscale("log")
+        plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+        ax.yaxis.set_major_formatter(plain)  # 0.1, not 10^-1
+        ax.yaxis.set_minor_formatter(plain if np.ptp(mean) < 9 * mean.min() else
+                                     matplotlib.ticker.NullFormatter())
         ax.set_xlabel("epoch")
         ax.set_ylabel("cross-entropy loss (log scale)")
         ax.legend(frameon=False)

@@ -252,7 +252,13 @@ def run_experiment(exp: Experiment, profile: str) -> dict:
 
 def get_result(name: str, profile: str | None = None, refresh: bool = False,
                log: Callable[[str], None] | None = None) -> dict:
-    """The result of experiment ``name``: from the cache if possible, else run and store it."""
+    """The result of experiment ``name``: from the cache if possible, else run and store it.
+
+    A result is stored only if the package's source on disk is the one this process
+    imported and did not change during the run: otherwise the key (computed from the
+    files) would not describe the code that ran. A long-lived process (``mkdocs serve``,
+    a notebook kernel) whose package was edited gets an error asking for a new process.
+    """
     profile = profile or current_profile()
     if profile not in PROFILES:
         raise ExperimentError(f"unknown profile {profile!r}; use one of {PROFILES}")
@@ -263,10 +269,20 @@ def get_result(name: str, profile: str | None = None, refresh: bool = False,
         cached = load_entry(path)
         if cached is not None:
             return cached
+    digest = source_digest()
+    if digest != _SOURCE_AT_IMPORT:
+        raise ExperimentError(
+            f"the code in {PACKAGE_DIR} changed after this process imported it, so a result "
+            f"computed here would not match its cache key; run it in a new process: "
+            f"python -m mnist_tutorial run {name} (in a notebook: restart the kernel)")
     if log:
         log(f"running experiment {name!r} ({profile} profile, not in the cache {path.parent})")
     result = run_experiment(exp, profile)
     result["provenance"]["cache_key"] = key
+    if source_digest() != digest:
+        if log:
+            log(f"experiment {name!r}: the package changed while it ran; result not cached")
+        return result
     store_entry(path, result)
     if log:
         log(f"experiment {name!r} done in {result['provenance']['wall_time_s']:.1f} s")
@@ -276,3 +292,6 @@ def get_result(name: str, profile: str | None = None, refresh: bool = False,
 def is_cached(name: str, profile: str | None = None) -> bool:
     profile = profile or current_profile()
     return entry_path(name, cache_key(find(name), profile)).is_file()
+
+
+_SOURCE_AT_IMPORT = source_digest()

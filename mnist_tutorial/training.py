@@ -136,6 +136,7 @@ def train_model(config: TrainConfig, mnist: MNIST | None = None, device: str = "
     test_batches = TensorBatches(mnist.test_images[split.test], mnist.test_labels[split.test],
                                  EVAL_BATCH_SIZE, shuffle=False, device=device)
 
+    # --8<-- [start:loop]
     loss_fn = nn.CrossEntropyLoss()
     optimizer, scheduler = make_optimizer(net, config, len(train_batches), device)
     result = TrainResult(net=net, config=config, device=str(device))
@@ -157,6 +158,7 @@ def train_model(config: TrainConfig, mnist: MNIST | None = None, device: str = "
     if bar is not None:
         bar.close()
     result.test_loss, result.test_accuracy = evaluate(net, test_batches, loss_fn)
+    # --8<-- [end:loop]
     if writer is not None:
         writer.add_scalar("accuracy/test", result.test_accuracy, len(result.step_loss))
         writer.close()
@@ -178,9 +180,11 @@ def _to_device(loader, device):
 def _summary_writer(logdir):
     if not logdir:
         return None
+    # --8<-- [start:summary_writer]
     from torch.utils.tensorboard import SummaryWriter  # slow import: only when logging
 
     return SummaryWriter(log_dir=str(logdir))
+    # --8<-- [end:summary_writer]
 
 
 def _log_epoch(writer, result: TrainResult, epoch: int, steps_per_epoch: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -44,10 +45,13 @@ def test_smoke_run_then_cache_hit(tmp_path, mnist_root):
     first = cli("run", "mlp", env=env)
     assert first.returncode == 0, first.stderr
     assert "running experiment 'mlp'" in first.stderr
-    assert first.stdout.splitlines()[-1].startswith("mlp (smoke profile): computed in")
+    assert first.stdout.startswith("mlp (smoke profile): computed in")
     second = cli("run", "mlp", env=env)
     assert second.returncode == 0 and "running experiment" not in second.stderr
     assert "test_accuracy" in second.stdout
+    manifest = cli("run", "mlp", "nope", "--manifest", env=env)
+    entries = json.loads(manifest.stdout.splitlines()[-1])
+    assert os.path.isfile(entries["mlp"]["path"]) and "unknown experiment" in entries["nope"]["error"]
     listing = cli("list", env=env)
     assert any(line.startswith("mlp ") and "cached" in line for line in listing.stdout.splitlines())
 

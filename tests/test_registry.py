@@ -31,6 +31,7 @@ def toy(tmp_path, monkeypatch):
     package = tmp_path / "package"
     shutil.copytree(registry.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(registry, "PACKAGE_DIR", package)
+    monkeypatch.setattr(registry, "_SOURCE_AT_IMPORT", registry.source_digest())
     calls = []
 
     def run(config):
@@ -67,8 +68,32 @@ def test_editing_any_package_file_invalidates(toy):
     with open(package / "plots.py", "a") as f:
         f.write("\n# an edit\n")
     assert registry.cache_key(registry.find("toy"), "full") != before
+    registry._SOURCE_AT_IMPORT = registry.source_digest()  # as a new process would see it
     registry.get_result("toy", "full")
     assert len(calls) == 2
+
+
+def test_a_process_whose_package_was_edited_refuses_to_cache_stale_code(toy):
+    calls, package = toy
+    with open(package / "plots.py", "a") as f:
+        f.write("\n# edited after import\n")
+    with pytest.raises(ExperimentError, match="changed after this process imported it"):
+        registry.get_result("toy", "full")
+    assert calls == [] and not (registry.cache_dir() / "toy").exists()
+
+
+def test_an_edit_during_the_run_is_not_cached(toy, monkeypatch):
+    calls, package = toy
+
+    def run_and_edit(config):
+        with open(package / "plots.py", "a") as f:
+            f.write("\n# edited while running\n")
+        return {"metrics": {}}
+
+    monkeypatch.setitem(registry._REGISTRY, "toy", registry.Experiment(
+        "toy", "a toy", run_and_edit, {"full": ToyConfig(3), "smoke": ToyConfig(2)}))
+    registry.get_result("toy", "full")
+    assert not (registry.cache_dir() / "toy").exists()
 
 
 def test_key_depends_on_config_device_and_torch(toy, monkeypatch):

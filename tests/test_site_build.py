@@ -1,0 +1,339 @@
+"""The built site: strict smoke build, shortcode errors, offline assets, real numbers, links.
+
+Uses the session fixtures of ``conftest.py``: ``site_dir`` (the smoke site with directory
+URLs, as served) and ``flat_site_dir`` (``page.html`` URLs, so that anchors can be checked),
+and ``build_site`` for builds of temporary projects that reuse the course's mkdocs.yml
+through ``INHERIT``. Nothing here downloads; every build uses the smoke profile and the
+experiment cache, so after the first build each takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from bs4 import BeautifulSoup
+
+from conftest import ROOT, build_site
+
+# ---------------------------------------------------------------- helpers
+
+
+def html_pages(site: Path) -> list[Path]:
+    return sorted(site.rglob("*.html"))
+
+
+def soup_of(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def results_of(site: Path) -> dict:
+    return json.loads((site / "results.json").read_text(encoding="utf-8"))
+
+
+def resolve(site: Path, document: Path, ref: str) -> Path:
+    """The file that a same-site ``ref`` in ``document`` (an .html or .css file) points to."""
+    path = unquote(urlsplit(ref).path)
+    target = site / path.lstrip("/") if path.startswith("/") else document.parent / path
+    if path.endswith("/") or target.is_dir():
+        target = target / "index.html"
+    return target.resolve()
+
+
+def write_project(tmp_path: Path, pages: dict[str, str], overrides: str,
+                  copy_docs: bool = True) -> Path:
+    """A temporary project: the course's docs (or none) plus ``pages``; returns its config.
+
+    The config inherits the course's mkdocs.yml; paths that mkdocs resolves against the
+    config file's folder (docs, overrides, hooks) are made absolute.
+    """
+    docs = tmp_path / "docs"
+    if copy_docs:
+        shutil.copytree(ROOT / "docs", docs)
+    for name, text in pages.items():
+        (docs / name).parent.mkdir(parents=True, exist_ok=True)
+        (docs / name).write_text(text, encoding="utf-8")
+    config = tmp_path / "mkdocs.yml"
+    config.write_text(
+        f"INHERIT: {ROOT / 'mkdocs.yml'}\n"
+        f"docs_dir: {docs}\n"
+        f"theme:\n  custom_dir: {ROOT / 'overrides'}\n"
+        f"watch: []\n" + overrides, encoding="utf-8")
+    return config
+
+
+# ---------------------------------------------------------------- (a) the smoke build
+
+
+def test_smoke_build_says_so_on_every_page(site_dir):
+    results = results_of(site_dir)
+    assert results["profile"] == "smoke"
+    assert results["experiments"], "results.json lists no experiment"
+    for name, result in results["experiments"].items():
+        assert result["provenance"]["profile"] == "smoke", name
+
+    pages = html_pages(site_dir)
+    assert len(pages) >= 3  # home, a lesson, 404
+    for page in pages:
+        soup = soup_of(page)
+        banner = soup.select_one(".md-banner .mnist-smoke-notice[data-mnist-profile=smoke]")
+        assert banner is not None, f"{page.relative_to(site_dir)} has no smoke-build notice"
+        assert "smoke" in banner.get_text() and "one epoch" in banner.get_text()
+
+        note = soup.select_one(".md-footer .mnist-results-note")
+        assert note is not None, f"{page.relative_to(site_dir)} has no results note"
+        assert "(smoke profile)" in note.get_text(" ", strip=True)
+        link = note.find("a")
+        assert link.get_text() == "results.json"
+        assert resolve(site_dir, page, link["href"]) == (site_dir / "results.json").resolve()
+
+
+def test_home_page_maps_every_lesson_and_exercise(site_dir):
+    home = site_dir / "index.html"
+    linked = {resolve(site_dir, home, a["href"]) for a in soup_of(home).find_all("a", href=True)
+              if not urlsplit(a["href"]).scheme}
+    pages = sorted([*(site_dir / "lessons").glob("*/index.html"),
+                    *(site_dir / "exercises").glob("*/index.html")])
+    assert pages
+    missing = [str(page.parent.relative_to(site_dir)) for page in pages
+               if page.resolve() not in linked]
+    assert not missing, f"docs/index.md's course map does not link to: {', '.join(missing)}"
+
+
+def test_templates_without_smoke_profile_or_notebook(tmp_path):
+    """No banner on a full build; the notebook button only where page.nb_url is set.
+
+    A stand-in hook plays the two parts that are not ours: hooks/results.py (it sets
+    ``config.extra.mnist_profile``) and mkdocs-jupyter (``page.nb_url``, include_source).
+    """
+    hook = tmp_path / "stand_in_hook.py"
+    hook.write_text(
+        "class FakeJupyter:\n"
+        "    config = {'include_source': True}\n\n"
+        "def on_config(config):\n"
+        "    config.extra['mnist_profile'] = 'full'\n"
+        "    config.plugins['mkdocs-jupyter'] = FakeJupyter()\n\n"
+        "def on_page_context(context, page, config, nav):\n"
+        "    if page.file.src_uri == 'lessons/nb.md':\n"
+        "        page.nb_url = '/lessons/nb/nb.ipynb'  # as mkdocs-jupyter sets it\n"
+        "    return context\n")
+    config = write_project(
+        tmp_path, {"index.md": "# Home\n\nNo results here.\n",
+                   "lessons/nb.md": "# A notebook page\n\nText.\n"},
+        f"hooks:\n  - {hook}\nnav:\n  - index.md\n  - lessons/nb.md\n", copy_docs=False)
+    site = tmp_path / "site"
+    process = build_site(site, config=config)
+    assert process.returncode == 0, process.stderr[-3000:]
+
+    home, notebook = soup_of(site / "index.html"), soup_of(site / "lessons/nb/index.html")
+    for soup in (home, notebook):
+        assert soup.select_one(".md-banner") is None, "a banner on a full build"
+        assert "(full profile)" in soup.select_one(".mnist-results-note").get_text(" ", strip=True)
+    assert home.select_one(".mnist-notebook-download") is None
+    button = notebook.select_one("a.mnist-notebook-download")
+    assert button is not None and "Download notebook" in button.get_text()
+    # include_source copies the notebook next to the page: the link is its file name.
+    assert button["href"] == "nb.ipynb" and button.has_attr("download")
+
+
+# ---------------------------------------------------------------- (b) shortcode errors
+
+
+@pytest.mark.parametrize("page, shortcode, named", [
+    ("lessons/bad-key.md", "<!-- metric mlp.no_such_key -->", "mlp.no_such_key"),
+    ("lessons/bad-experiment.md", "<!-- figure no_such_experiment.loss_curve -->",
+     "no_such_experiment"),
+])
+def test_unknown_shortcode_fails_the_build(tmp_path, site_dir, page, shortcode, named):
+    config = write_project(
+        tmp_path, {page: f"# Broken\n\nThe value is {shortcode}.\n"},
+        f"hooks:\n  - {ROOT / 'hooks' / 'results.py'}\n"
+        # the page is not in the nav: make that harmless, so only the shortcode can fail
+        "validation:\n  nav:\n    omitted_files: info\n")
+    process = build_site(tmp_path / "site", config=config)
+    output = process.stdout + process.stderr
+    assert process.returncode != 0, f"the build passed despite {shortcode}"
+    assert page in output and named in output, output[-3000:]
+
+
+# ---------------------------------------------------------------- (c) nothing from other hosts
+
+TAG_ATTRIBUTES = {
+    "script": ["src"], "img": ["src", "srcset"], "source": ["src", "srcset"],
+    "iframe": ["src"], "video": ["src", "poster"], "audio": ["src"], "track": ["src"],
+    "embed": ["src"], "object": ["data"], "input": ["src"],
+}
+FETCHED_LINK_RELS = {"stylesheet", "icon", "shortcut", "apple-touch-icon", "preload",
+                     "modulepreload", "prefetch", "preconnect", "dns-prefetch", "manifest"}
+CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^'")\s]+))\s*\)""")
+CSS_IMPORT = re.compile(r"""@import\s+["']([^"']+)["']""")
+
+
+def _refs_in_css(text: str) -> list[str]:
+    refs = [next(g for g in match.groups() if g is not None) for match in CSS_URL.finditer(text)]
+    return refs + CSS_IMPORT.findall(text)
+
+
+def _refs_in_html(text: str) -> list[str]:
+    soup = BeautifulSoup(text, "html.parser")
+    refs = []
+    for tag, attributes in TAG_ATTRIBUTES.items():
+        for element in soup.find_all(tag):
+            for attribute in attributes:
+                value = element.get(attribute)
+                if not value:
+                    continue
+                if attribute == "srcset":
+                    refs += [part.strip().split()[0] for part in value.split(",") if part.strip()]
+                else:
+                    refs.append(value)
+    for element in soup.find_all("link", href=True):
+        if FETCHED_LINK_RELS & {rel.lower() for rel in element.get("rel", [])}:
+            refs.append(element["href"])
+    for element in soup.find_all(style=True):
+        refs += _refs_in_css(element["style"])
+    for element in soup.find_all("style"):
+        refs += _refs_in_css(element.get_text())
+    return refs
+
+
+def offsite_or_missing(site: Path) -> tuple[list[str], int]:
+    """Every resource reference of the site's .html and .css files that leaves the site or
+    points to no file; and how many references were checked."""
+    problems, checked = [], 0
+    for document in sorted([*site.rglob("*.html"), *site.rglob("*.css")]):
+        text = document.read_text(encoding="utf-8")
+        refs = _refs_in_css(text) if document.suffix == ".css" else _refs_in_html(text)
+        where = document.relative_to(site)
+        for ref in refs:
+            checked += 1
+            parts = urlsplit(ref)
+            if parts.scheme == "data" or (not parts.scheme and not parts.netloc and not parts.path):
+                continue  # inline data, or a fragment such as url(#gradient)
+            if parts.scheme or parts.netloc or ref.startswith("//"):
+                problems.append(f"{where}: {ref} is on another host")
+            elif not resolve(site, document, ref).is_file():
+                problems.append(f"{where}: {ref} points to no file of the site")
+    return problems, checked
+
+
+def test_every_asset_comes_from_the_site_itself(site_dir):
+    problems, checked = offsite_or_missing(site_dir)
+    assert not problems, "\n".join(problems)
+    assert checked > 50  # the checker really looked (scripts, styles, KaTeX fonts, figures)
+
+    # The vendored KaTeX is what renders the math, on every page.
+    for page in html_pages(site_dir):
+        refs = _refs_in_html(page.read_text(encoding="utf-8"))
+        for asset in ("katex.min.js", "auto-render.min.js", "javascripts/katex.js",
+                      "katex.min.css", "stylesheets/extra.css"):
+            assert any(ref.split("?")[0].endswith(asset) for ref in refs), f"{page}: {asset}"
+    css = (site_dir / "assets/katex/katex.min.css").read_text(encoding="utf-8")
+    fonts = _refs_in_css(css)
+    assert fonts and all(font.endswith(".woff2") for font in fonts)
+
+
+def test_asset_checker_flags_other_hosts_and_missing_files(tmp_path, site_dir):
+    site = tmp_path / "site"
+    (site / "sub").mkdir(parents=True)
+    (site / "ok.js").write_text("")
+    (site / "sub" / "page.html").write_text(
+        '<html><head><script src="../ok.js"></script>'
+        '<script src="https://cdn.example/x.js"></script>'
+        '<link rel="stylesheet" href="//fonts.example/css">'
+        '<link rel="canonical" href="https://example.org/sub/page.html">'  # not fetched
+        '</head><body><img src="missing.svg" alt="">'
+        '<a href="https://example.org/">a link, not a resource</a></body></html>')
+    (site / "style.css").write_text(
+        "a{background:url(data:image/png;base64,AAAA)}"
+        "@font-face{src:url('https://fonts.example/f.woff2')}")
+    problems, checked = offsite_or_missing(site)
+    assert checked == 6
+    assert sorted(problems) == sorted([
+        "sub/page.html: https://cdn.example/x.js is on another host",
+        "sub/page.html: //fonts.example/css is on another host",
+        "sub/page.html: missing.svg points to no file of the site",
+        "style.css: https://fonts.example/f.woff2 is on another host",
+    ])
+
+
+# ---------------------------------------------------------------- (d) the numbers are results.json's
+
+
+def test_pages_show_exactly_the_results(site_dir):
+    experiments = results_of(site_dir)["experiments"]
+    seen = {"metric": 0, "figure": 0, "table": 0, "provenance": 0}
+    for page in html_pages(site_dir):
+        if page.name == "404.html":
+            continue
+        html = page.read_text(encoding="utf-8")
+        where = page.relative_to(site_dir)
+        leftover = re.search(r"<!--\s*(metric|figure|table|provenance)\s", html)
+        assert leftover is None, f"{where}: shortcode left in the page: {leftover.group(0)}"
+        for element in BeautifulSoup(html, "html.parser").select("[data-result]"):
+            name, _, key = element["data-result"].partition(".")
+            assert name in experiments, f"{where}: {element['data-result']} not in results.json"
+            result, classes = experiments[name], element.get("class", [])
+            if "result-value" in classes:
+                assert element.get_text() == result["metrics"][key]["text"], where
+                seen["metric"] += 1
+            elif "result-figure" in classes:
+                figure, img = result["figures"][key], element.find("img")
+                target = resolve(site_dir, page, img["src"])
+                assert target == (site_dir / figure["path"]).resolve(), where
+                assert target.is_file(), f"{where}: {img['src']} is missing"
+                assert target.read_text(encoding="utf-8").lstrip().startswith(("<?xml", "<svg"))
+                assert img["alt"] == figure["alt"], where
+                assert element.figcaption.get_text().startswith(figure["caption"]), where
+                seen["figure"] += 1
+            elif "result-table" in classes:
+                table = result["tables"][key]
+                head = [th.get_text() for th in element.select("thead th")]
+                rows = [[td.get_text() for td in tr.find_all("td")]
+                        for tr in element.select("tbody tr")]
+                assert head == [str(column) for column in table["columns"]], where
+                assert rows == [[str(cell) for cell in row] for row in table["rows"]], where
+                seen["table"] += 1
+            elif "result-provenance" in classes:
+                assert not key and result["provenance"]["profile"] in element.get_text()
+                seen["provenance"] += 1
+            else:
+                pytest.fail(f"{where}: unexpected element with data-result: {element.name} {classes}")
+    assert seen["metric"] and seen["figure"], seen  # the home page alone has metrics
+
+
+# ---------------------------------------------------------------- (e) links and anchors
+
+
+def check_links(site: Path) -> subprocess.CompletedProcess:
+    """pytest-check-links over the built pages: internal links, images and anchors."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "--check-links", "--check-anchors",
+         "--links-ext", "html", "--check-links-ignore", r"^https?://",
+         "--ignore", str(site / "404.html"),  # 404.html links from the site root
+         "-p", "no:cacheprovider", "--rootdir", str(site), "-q", str(site)],
+        cwd=site, capture_output=True, text=True)
+
+
+def test_no_broken_internal_link_or_anchor(flat_site_dir):
+    process = check_links(flat_site_dir)
+    assert process.returncode == 0, process.stdout[-5000:]
+    assert " passed" in process.stdout
+
+
+def test_link_check_catches_a_broken_anchor(tmp_path, flat_site_dir):
+    site = tmp_path / "site"
+    shutil.copytree(flat_site_dir, site)
+    page = site / "index.html"
+    page.write_text(page.read_text(encoding="utf-8").replace(
+        "</article>", '<a href="index.html#no-such-anchor">broken</a></article>', 1),
+        encoding="utf-8")
+    process = check_links(site)
+    assert process.returncode != 0
+    assert "no-such-anchor" in process.stdout, process.stdout[-3000:]

@@ -136,8 +136,12 @@ def _run(args) -> str:
                 raise
             manifest[name] = {"error": str(error)}
             continue
-        key = registry.cache_key(registry.find(name), profile)
-        manifest[name] = {"path": str(registry.entry_path(name, key))}
+        path = registry.entry_path(name, result["provenance"]["cache_key"])
+        if path.is_file():
+            manifest[name] = {"path": str(path)}
+        else:  # the package changed while it ran: its result describes no current code
+            manifest[name] = {"error": "the code in mnist_tutorial/ changed while it ran, "
+                                       "so its result was not cached; build again"}
         if args.json:
             figures = {k: {"alt": v["alt"], "caption": v["caption"]}
                        for k, v in result["figures"].items()}

@@ -22,7 +22,7 @@ os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 def mnist_root() -> Path:
     from mnist_tutorial.data import data_root, raw_folder
 
-    root = data_root()
+    root = data_root().resolve()  # absolute: notebook kernels and builds run elsewhere
     if not raw_folder(root).is_dir():
         pytest.fail(f"MNIST is not in {raw_folder(root)}: set MNIST_TUTORIAL_DATA "
                     f"(CI uses ../shared/mnist)")

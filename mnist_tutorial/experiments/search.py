@@ -146,11 +146,12 @@ def search(config: SearchConfig) -> dict:
                 "constant learning rate, scored on the validation images."),
             "winner": table(
                 ["found by", "lr", "width", "batch size", "validation accuracy (trial)",
-                 f"test accuracy after {config.retrain_epochs} epoch(s) on all training images"],
+                 "test accuracy (retrained)"],
                 [[winner, *_fmt_params(best.params), f"{best.value:.2%}".replace("%", "\u00a0%"),
                   f"{final.test_accuracy:.2%}".replace("%", "\u00a0%")]],
-                "The best trial of both searches, retrained; the only test-set evaluation "
-                "of the search."),
+                f"The best trial of both searches, retrained for {config.retrain_epochs} "
+                f"epoch(s) on {metric(config.retrain_size or 50_000, 'count')['text']} training "
+                "images; the only test-set evaluation of the search."),
         },
         "figures": {
             "best_so_far": {

@@ -91,8 +91,24 @@ def find(name: str) -> Experiment:
 
 # ---------------------------------------------------------------- results helpers
 
+def scientific_text(value: float, digits: int = 2) -> str:
+    """0.27, 42 or 1.2 × 10⁻¹⁶: for numbers that span many powers of ten."""
+    if value == 0:
+        return "0"
+    if 1e-2 <= abs(value) < 10 ** digits:
+        return f"{value:.{digits}g}"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    superscript = str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"{mantissa}\u00a0×\u00a010{superscript}"
+
+
 def metric(value: float, unit: str = "number", digits: int = 2, std: float | None = None) -> dict:
-    """A number with the text the pages show for it (so prose and results.json agree)."""
+    """A number with the text the pages show for it (so prose and results.json agree).
+
+    Units: percent (value in 0..1), seconds, number, count, scientific (any magnitude).
+    """
+    if unit == "scientific":
+        return {"value": value, "unit": unit, "std": std, "text": scientific_text(value, digits)}
     scale, suffix = {"percent": (100, "\u00a0%"), "seconds": (1, "\u00a0s"),
                      "number": (1, ""), "count": (1, "")}[unit]
     if unit == "count":

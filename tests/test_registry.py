@@ -187,3 +187,10 @@ def test_every_registered_experiment_has_both_profiles_and_imports_without_torch
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) >= 2
+
+
+def test_scientific_text_spans_powers_of_ten():
+    assert registry.scientific_text(1.7e-15) == "1.7\u00a0×\u00a010⁻¹⁵"
+    assert registry.scientific_text(0.27) == "0.27" and registry.scientific_text(0) == "0"
+    assert registry.scientific_text(420, digits=3) == "420"
+    assert registry.metric(3.6e5, unit="scientific")["text"] == "3.6\u00a0×\u00a010⁵"

@@ -15,8 +15,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..config import TrainConfig
-from ..registry import experiment, metric, table
-from .linear_collapse import scientific
+from ..registry import experiment, metric, scientific_text, table
 
 NAMES = ("relu", "leaky_relu", "gelu", "tanh", "sigmoid")
 LABELS = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "gelu": "GELU", "tanh": "tanh",
@@ -133,10 +132,10 @@ def activations(config: ActivationsConfig) -> dict:
         raise AssertionError(f"with default weights every gradient should shrink towards the "
                              f"input, sigmoid's most: {ratio['default']}")
 
-    rows = [[LABELS[name], scientific(norms["default"][name][0])["text"],
-             scientific(ratio["default"][name])["text"],
-             scientific(norms["scaled"][name][0])["text"],
-             scientific(ratio["scaled"][name])["text"]] for name in NAMES]
+    rows = [[LABELS[name], scientific_text(norms["default"][name][0]),
+             scientific_text(ratio["default"][name]),
+             scientific_text(norms["scaled"][name][0]),
+             scientific_text(ratio["scaled"][name])] for name in NAMES]
     xs = x.numpy()
     functions_svg = _functions_figure(
         xs, {n: v.numpy() for n, v in values.items()},
@@ -146,21 +145,21 @@ def activations(config: ActivationsConfig) -> dict:
     first = {init: {name: n[0] for name, n in by_name.items()} for init, by_name in norms.items()}
     return {
         "metrics": {
-            "derivative_error": scientific(max(errors[name] for name in NAMES)),
-            "silu_error": scientific(errors["silu"]),
+            "derivative_error": metric(max(errors[name] for name in NAMES), "scientific"),
+            "silu_error": metric(errors["silu"], "scientific"),
             "sigmoid_prime_max": metric(sigmoid_prime_max, digits=4),
             "depth": metric(config.depth, "count"),
             "width": metric(config.width, "count"),
-            "relu_first": scientific(first["scaled"]["relu"]),
-            "sigmoid_first": scientific(first["scaled"]["sigmoid"]),
-            "relu_ratio": scientific(ratio["scaled"]["relu"]),
-            "sigmoid_ratio": scientific(ratio["scaled"]["sigmoid"]),
-            "tanh_ratio": scientific(ratio["scaled"]["tanh"]),
-            "relu_ratio_default": scientific(ratio["default"]["relu"]),
+            "relu_first": metric(first["scaled"]["relu"], "scientific"),
+            "sigmoid_first": metric(first["scaled"]["sigmoid"], "scientific"),
+            "relu_ratio": metric(ratio["scaled"]["relu"], "scientific"),
+            "sigmoid_ratio": metric(ratio["scaled"]["sigmoid"], "scientific"),
+            "tanh_ratio": metric(ratio["scaled"]["tanh"], "scientific"),
+            "relu_ratio_default": metric(ratio["default"]["relu"], "scientific"),
             "sigmoid_shrink": metric(shrink["sigmoid"], digits=3),
             "relu_shrink": metric(shrink["relu"], digits=3),
             "tanh_shrink": metric(shrink["tanh"], digits=3),
-            "sigmoid_ratio_default": scientific(ratio["default"]["sigmoid"]),
+            "sigmoid_ratio_default": metric(ratio["default"]["sigmoid"], "scientific"),
         },
         "tables": {
             "gradients": table(

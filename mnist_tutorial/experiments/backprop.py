@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..registry import experiment, metric, table
+from ..registry import experiment, metric, scientific_text, table
 
 
 @dataclass(frozen=True)
@@ -44,24 +44,13 @@ BACKPROP_SMOKE = dataclasses.replace(BACKPROP, check_shapes=BACKPROP.check_shape
                                      widths=(4, 12, 36), repeats=20, train_steps=50)
 
 
-def fmt(value: float) -> str:
-    """1.2e-16 as 1.2 × 10⁻¹⁶ (errors span many powers of ten)."""
-    if value == 0:
-        return "0"
-    if 1e-2 <= abs(value) < 1e3:
-        return f"{value:.3g}"
-    mantissa, exponent = f"{value:.1e}".split("e")
-    superscript = str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
-    return f"{mantissa}\u00a0×\u00a010{superscript}"
-
-
 def thousands(n: int) -> str:
     """5 043 with a narrow no-break space, as the pages print counts (registry.metric)."""
     return f"{n:,}".replace(",", "\u202f")
 
 
 def fmt_metric(value: float) -> dict:
-    return {**metric(value), "text": fmt(value)}
+    return metric(value, unit="scientific", digits=3)
 
 
 def graph_figure() -> str:
@@ -314,7 +303,7 @@ def backprop(config: BackpropConfig) -> dict:
             "checks": table(
                 ["batch", "inputs", "hidden", "classes", "parameters",
                  "largest relative difference from autograd"],
-                [[*s, thousands(s[1] * s[2] + s[2] + s[2] * s[3] + s[3]), fmt(e)] for s, e in checks],
+                [[*s, thousands(s[1] * s[2] + s[2] + s[2] * s[3] + s[3]), scientific_text(e)] for s, e in checks],
                 caption="Hand-written backward pass against torch.autograd, float64"),
             "timing": table(
                 ["hidden units", "parameters", "forward passes (finite diff.)", "backprop (ms)",
@@ -324,7 +313,7 @@ def backprop(config: BackpropConfig) -> dict:
                   f"{r['bp_seconds'] * 1e3:.2f}", f"{r['bp_seconds'] / r['forward_seconds']:.1f}",
                   thousands(round(r["fd_seconds"] * 1e3)),
                   f"{thousands(round(r['fd_seconds'] / r['bp_seconds']))}×",
-                  fmt(r["fd_error"])] for r in rows],
+                  scientific_text(r["fd_error"])] for r in rows],
                 caption=(f"CPU time for one gradient of a {config.d_in} → hidden → "
                          f"{config.num_classes} network on a batch of {config.batch_size}, one "
                          f"thread; every parameter measured, nothing extrapolated")),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..registry import experiment, metric, table
+from ..registry import experiment, metric, scientific_text, table
 
 
 @dataclass(frozen=True)
@@ -30,17 +30,6 @@ class CollapseConfig:
 COLLAPSE = CollapseConfig()
 COLLAPSE_SMOKE = dataclasses.replace(COLLAPSE, depths=(1, 2, 5), width=64, num_points=400,
                                      num_steps=300, seeds=(0,))
-
-
-def scientific(value: float, unit: str = "number") -> dict:
-    """A metric for numbers of any size: 0.27, 42, or 1.2 × 10⁻¹⁶ (fixed decimals print 0.00)."""
-    if value == 0:
-        return {**metric(0.0, unit), "text": "0"}
-    if 1e-2 <= abs(value) < 1e2:
-        return {**metric(value, unit), "text": f"{value:.2g}"}
-    mantissa, exponent = f"{value:.1e}".split("e")
-    superscript = str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
-    return {**metric(value, unit), "text": f"{mantissa}\u00a0×\u00a010{superscript}"}
 
 
 @experiment("linear_collapse", "Deep linear networks collapse to one layer; ReLU does not",
@@ -67,7 +56,7 @@ def linear_collapse(config: CollapseConfig) -> dict:
                                  f"{error:.1e} > {config.tolerance:.0e}")
         errors.append(error)
         check_rows.append([depth, " → ".join(map(str, sizes)), f"{scale:.2f}",
-                           scientific(error)["text"]])
+                           scientific_text(error)])
 
     # 2. Trained on a non-linear task: depth alone buys nothing, depth + ReLU does.
     X, y = make_moons(config.num_points, config.noise, seed=0)
@@ -131,8 +120,8 @@ def linear_collapse(config: CollapseConfig) -> dict:
         X_test, y_test)
     return {
         "metrics": {
-            "max_error": scientific(max(errors)),
-            "tolerance": scientific(config.tolerance),
+            "max_error": metric(max(errors), "scientific"),
+            "tolerance": metric(config.tolerance, "scientific"),
             "max_depth": metric(max(config.depths), "count"),
             "linear_accuracy": metric(linear, "percent", 1),
             "deep_linear_accuracy": metric(deep_linear, "percent", 1),
@@ -140,8 +129,8 @@ def linear_collapse(config: CollapseConfig) -> dict:
             "num_layers": metric(config.num_layers, "count"),
             "num_seeds": metric(len(config.seeds), "count"),
             "rank": metric(rank, "count"),
-            "defect_linear": scientific(defect_linear),
-            "defect_relu": scientific(defect_relu),
+            "defect_linear": metric(defect_linear, "scientific"),
+            "defect_relu": metric(defect_relu, "scientific"),
         },
         "tables": {
             "check": table(["linear layers", "sizes", "largest |output|", "largest difference"],

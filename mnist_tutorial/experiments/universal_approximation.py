@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..registry import experiment, metric, table
+from ..registry import experiment, metric, scientific_text, table
 
 
 @dataclass(frozen=True)
@@ -34,15 +34,6 @@ APPROXIMATION_SMOKE = dataclasses.replace(APPROXIMATION, seeds=(0,), max_iter=80
                                           num_test_points=801, tolerances=(0.4, 0.2))
 
 
-def sci(value: float) -> str:
-    """0.27, 42 or 1.9 × 10⁻⁵: errors span many powers of ten, fixed decimals would print 0.00."""
-    if 1e-2 <= abs(value) < 1e3:
-        return f"{value:.2g}"
-    mantissa, exponent = f"{value:.1e}".split("e")
-    superscript = str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
-    return f"{mantissa}\u00a0×\u00a010{superscript}"
-
-
 def seeds_text(config: ApproximationConfig) -> str:
     """"median of 5 seeds", or "one seed" when there is only one."""
     n = len(config.seeds)
@@ -50,7 +41,7 @@ def seeds_text(config: ApproximationConfig) -> str:
 
 
 def sci_metric(value: float) -> dict:
-    return {**metric(value), "text": sci(value)}
+    return metric(value, unit="scientific")
 
 
 def bumps_figure() -> str:
@@ -116,7 +107,7 @@ def fits_figure(nets: dict, mses: dict) -> str:
             with torch.no_grad():
                 ax.plot(X, target(X), color="#9e9e9e", lw=4, alpha=0.6)
                 ax.plot(X, net(X), color="#3f51b5", lw=1.5)
-            ax.set_title(f"{width} unit{'s' if width > 1 else ''}: MSE {sci(mses[width])}", fontsize=9)
+            ax.set_title(f"{width} unit{'s' if width > 1 else ''}: MSE {scientific_text(mses[width])}", fontsize=9)
         fig.tight_layout()
         return plots.to_svg(fig)
 
@@ -142,7 +133,7 @@ def width_figure(width: int, net, value: float, y_limits) -> str:
         top.set_ylim(*y_limits)
         top.set_xlim(*DOMAIN)
         top.legend(frameon=False, fontsize=8, loc="upper center", ncol=3)
-        top.set_title(f"{width} hidden unit{'s' if width > 1 else ''}: mean squared error {sci(value)}",
+        top.set_title(f"{width} hidden unit{'s' if width > 1 else ''}: mean squared error {scientific_text(value)}",
                       fontsize=10)
         bottom.plot(X, y_hat - y, color="#ad1457", lw=1.2)
         bottom.axhline(0, color="k", lw=0.6)
@@ -259,7 +250,7 @@ def measure(config: ApproximationConfig) -> dict:
     spread = float(y_test.max() - y_test.min())
     # The same vertical range in every slider frame, with room for the legend at the top.
     y_limits = (float(y_test.min()) - 0.25 * spread, float(y_test.max()) + 0.45 * spread)
-    width_text = ", ".join(f"{w}: {sci(medians[w])}" for w in config.widths)
+    width_text = ", ".join(f"{w}: {scientific_text(medians[w])}" for w in config.widths)
     points = metric(config.num_test_points, unit="count")["text"]
     figures = {
         "bumps": {
@@ -291,7 +282,7 @@ def measure(config: ApproximationConfig) -> dict:
         "error": {
             "svg": error_figure(config, runs, medians),
             "alt": (f"Log-log plot of mean squared error against hidden units. The median falls "
-                    f"from {sci(medians[narrow])} with {narrow} unit to {sci(medians[wide])} with "
+                    f"from {scientific_text(medians[narrow])} with {narrow} unit to {scientific_text(medians[wide])} with "
                     f"{wide} units; per width: {width_text}."),
             "caption": f"Error on {points} evenly spaced points of [-2, 2] after "
                        f"{config.max_iter} L-BFGS iterations: every seed (dots) and the median (line).",
@@ -299,8 +290,8 @@ def measure(config: ApproximationConfig) -> dict:
         "extrapolation": {
             "svg": extrapolation_figure(nets[wide], wide),
             "alt": (f"The target and the {wide}-unit fit on [-4, 4]. They overlap on the training "
-                    f"interval [-2, 2] (MSE {sci(inside)}); outside it the network continues in "
-                    f"straight lines while the target curves up (MSE {sci(outside)})."),
+                    f"interval [-2, 2] (MSE {scientific_text(inside)}); outside it the network continues in "
+                    f"straight lines while the target curves up (MSE {scientific_text(outside)})."),
             "caption": f"The {wide}-unit fit beyond the interval it was trained on.",
         },
     }
@@ -308,7 +299,7 @@ def measure(config: ApproximationConfig) -> dict:
         figures[f"fit_{width}"] = {
             "svg": width_figure(width, nets[width], medians[width], y_limits),
             "alt": (f"The target and a network with {width} ReLU hidden unit{'s' if width > 1 else ''} "
-                    f"trained on it, mean squared error {sci(medians[width])}; orange ticks mark "
+                    f"trained on it, mean squared error {scientific_text(medians[width])}; orange ticks mark "
                     f"where the units bend; below, the error on its own scale."),
             "caption": f"{width} hidden unit{'s' if width > 1 else ''} ({seeds_text(config)}).",
         }
@@ -337,7 +328,7 @@ def measure(config: ApproximationConfig) -> dict:
         "tables": {
             "widths": table(
                 ["hidden units", "parameters", "median MSE", "best seed", "worst seed"],
-                [[w, 3 * w + 1, sci(medians[w]), sci(runs[w][0]), sci(runs[w][-1])]
+                [[w, 3 * w + 1, scientific_text(medians[w]), scientific_text(runs[w][0]), scientific_text(runs[w][-1])]
                  for w in config.widths],
                 caption=f"Mean squared error on [-2, 2] after training, {len(config.seeds)} "
                         f"seed{'s' if len(config.seeds) > 1 else ''} per width"),
@@ -347,7 +338,7 @@ def measure(config: ApproximationConfig) -> dict:
                 caption="The fewest bumps whose sum stays within the tolerance everywhere on [-2, 2]"),
             "interpolant": table(
                 ["hidden units", "built by hand (interpolation)", "trained (median)"],
-                [[w, sci(interpolant[w]), sci(medians[w])] for w in config.widths],
+                [[w, scientific_text(interpolant[w]), scientific_text(medians[w])] for w in config.widths],
                 caption="Mean squared error on [-2, 2]: the ReLU interpolant against L-BFGS"),
         },
         "figures": figures,

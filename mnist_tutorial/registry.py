@@ -2,7 +2,8 @@
 
 An experiment is a pure function of a frozen config that returns plain results:
 ``metrics`` (numbers with units), ``histories`` (lists), ``tables`` and ``figures``
-(SVG text with alt text). Each lesson declares its experiments in a module of
+(SVG text with alt text), and optionally ``files`` (name -> bytes, e.g. a checkpoint
+another experiment loads with ``get_file``; stored beside the entry, never in it). Each lesson declares its experiments in a module of
 ``mnist_tutorial/experiments/`` with the ``@experiment`` decorator, one config per
 profile (``full`` for the site, ``smoke`` for tests and previews).
 
@@ -13,8 +14,9 @@ profile (``full`` for the site, ``smoke`` for tests and previews).
   ``data.py`` holds the published SHA-256 of the four files, checked on every load),
 * torch version and device kind (cpu / cuda / mps),
 
-and runs the experiment otherwise. Entries are written to a temporary file and
-renamed into place, so an interrupted run never leaves a half-written entry.
+and runs the experiment otherwise. Entries and their files are written to a temporary
+file and renamed into place, files first, so an interrupted run never leaves a
+half-written entry or an entry without its files.
 
 This module and the experiment modules import no torch at import time: a site
 rebuild that hits the cache stays fast (importing torch alone takes seconds).
@@ -192,20 +194,32 @@ def load_entry(path: Path) -> dict | None:
         return None
 
 
-def store_entry(path: Path, result: dict) -> None:
-    """Write atomically: a temporary file in the same folder, then one rename."""
+def file_path(entry: Path, filename: str) -> Path:
+    """Where the file ``filename`` of the entry at ``entry`` lives: ``<key>.<filename>``."""
+    return entry.with_name(f"{entry.stem}.{filename}")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """A temporary file in the same folder, then one rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "w") as f:
-            json.dump(result, f)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def store_entry(path: Path, result: dict, files: dict[str, bytes] | None = None) -> None:
+    """Write the entry's files, then the entry: each atomically, the entry last."""
+    for filename, data in (files or {}).items():
+        _write_atomically(file_path(path, filename), data)
+    _write_atomically(path, json.dumps(result).encode())
 
 
 # ---------------------------------------------------------------- running
@@ -254,6 +268,7 @@ def run_experiment(exp: Experiment, profile: str) -> dict:
         "histories": out.get("histories", {}),
         "tables": out.get("tables", {}),
         "figures": out.get("figures", {}),
+        "files": out.get("files", {}),  # name -> bytes; the stored entry lists the names
         "provenance": {
             "commit": _git_commit(),
             "torch": importlib.metadata.version("torch"),
@@ -294,15 +309,32 @@ def get_result(name: str, profile: str | None = None, refresh: bool = False,
     if log:
         log(f"running experiment {name!r} ({profile} profile, not in the cache {path.parent})")
     result = run_experiment(exp, profile)
+    files, result["files"] = result["files"], sorted(result["files"])
     result["provenance"]["cache_key"] = key
     if source_digest() != digest:
         if log:
             log(f"experiment {name!r}: the package changed while it ran; result not cached")
         return result
-    store_entry(path, result)
+    store_entry(path, result, files)
     if log:
         log(f"experiment {name!r} done in {result['provenance']['wall_time_s']:.1f} s")
     return result
+
+
+def get_file(name: str, filename: str, profile: str | None = None,
+             log: Callable[[str], None] | None = None) -> Path:
+    """The path of a file experiment ``name`` saved beside its cached result (run if needed)."""
+    result = get_result(name, profile, log=log)
+    path = file_path(entry_path(name, result["provenance"]["cache_key"]), filename)
+    if filename not in result.get("files", []):
+        raise ExperimentError(f"experiment {name!r} saves no file {filename!r}; "
+                              f"it saves: {', '.join(result.get('files', [])) or 'none'}")
+    if not path.is_file():  # deleted by hand: the entry alone cannot give it back
+        result = get_result(name, profile, refresh=True, log=log)
+    if not path.is_file():
+        raise ExperimentError(f"experiment {name!r} ran but {path} was not written "
+                              f"(did the package change while it ran? build again)")
+    return path
 
 
 def is_cached(name: str, profile: str | None = None) -> bool:

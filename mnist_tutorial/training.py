@@ -165,6 +165,20 @@ def train_model(config: TrainConfig, mnist: MNIST | None = None, device: str = "
     return result
 
 
+# --8<-- [start:checkpoint]
+def save_checkpoint(net: nn.Module, file) -> None:
+    """Save the weights (not the code: rebuild the network, then load them)."""
+    torch.save(net.state_dict(), file)
+
+
+def load_mlp(file, config: TrainConfig, device: str | torch.device = "cpu") -> MLP:
+    """The lesson MLP of ``config`` with the weights ``save_checkpoint`` saved in ``file``."""
+    net = MLP(config.hidden, config.activation, config.softmax_output)
+    net.load_state_dict(torch.load(file, map_location=device, weights_only=True))
+    return net.to(device)
+# --8<-- [end:checkpoint]
+
+
 def _to_device(loader, device):
     class OnDevice:
         def __len__(self):

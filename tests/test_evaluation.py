@@ -82,7 +82,7 @@ def test_figures_are_svg():
 
 def test_the_experiment_asserts_the_promised_accuracy_in_full_only():
     assert FULL.min_accuracy == 0.98 and FULL.train.train_size is None
-    assert FULL.train.schedule == "onecycle" and FULL.train.seed == 0
+    assert FULL.train.schedule == "onecycle" and FULL.train.seed == 0 and FULL.profile == "full"
     assert SMOKE.min_accuracy is None and SMOKE.train.train_size is not None
 
 

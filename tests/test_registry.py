@@ -142,14 +142,63 @@ def test_unknown_experiment_lists_the_known_ones():
 def test_interrupted_write_leaves_no_entry(tmp_path, monkeypatch):
     path = tmp_path / "exp" / "key.json"
 
-    def interrupted_dump(obj, f):
-        f.write('{"half": ')
+    def interrupted_fsync(fd):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(registry.json, "dump", interrupted_dump)
+    monkeypatch.setattr(registry.os, "fsync", interrupted_fsync)
     with pytest.raises(KeyboardInterrupt):
         registry.store_entry(path, {"half": "written"})
     assert list(path.parent.iterdir()) == []
+
+
+def test_files_are_written_before_their_entry(tmp_path, monkeypatch):
+    """An entry on disk always has its files: an interrupt between them leaves no entry."""
+    path = tmp_path / "exp" / "key.json"
+    written = []
+    real_write = registry._write_atomically
+
+    def write_then_interrupt(target, data):
+        real_write(target, data)
+        written.append(target.name)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(registry, "_write_atomically", write_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        registry.store_entry(path, {"files": ["weights.pt"]}, {"weights.pt": b"\x00\x01"})
+    assert written == ["key.weights.pt"] and not path.exists()
+
+
+@pytest.fixture
+def toy_with_file(toy, monkeypatch):
+    calls, _ = toy
+
+    def run(config):
+        calls.append(config)
+        return {"metrics": {}, "files": {"weights.bin": bytes([config.n]) * 4}}
+
+    monkeypatch.setitem(registry._REGISTRY, "toy", registry.Experiment(
+        "toy", "a toy", run, {"full": ToyConfig(3), "smoke": ToyConfig(2)}))
+    return calls
+
+
+def test_files_are_stored_beside_the_entry_and_listed_in_it(toy_with_file):
+    path = registry.get_file("toy", "weights.bin", "full")
+    assert path.read_bytes() == b"\x03" * 4 and path.parent == registry.cache_dir() / "toy"
+    result = registry.get_result("toy", "full")
+    assert result["files"] == ["weights.bin"] and len(toy_with_file) == 1
+    assert registry.get_file("toy", "weights.bin", "full") == path and len(toy_with_file) == 1
+
+
+def test_a_deleted_file_is_recomputed(toy_with_file):
+    path = registry.get_file("toy", "weights.bin", "full")
+    path.unlink()
+    assert registry.get_file("toy", "weights.bin", "full").read_bytes() == b"\x03" * 4
+    assert len(toy_with_file) == 2
+
+
+def test_asking_for_a_file_the_experiment_does_not_save_names_the_saved_ones(toy_with_file):
+    with pytest.raises(ExperimentError, match="no file 'other.pt'; it saves: weights.bin"):
+        registry.get_file("toy", "other.pt", "full")
 
 
 def test_killed_writer_leaves_no_entry(tmp_path):

@@ -78,3 +78,17 @@ def test_unknown_recipe_and_schedule_are_clear_errors(mnist):
         TrainConfig.recipe("fast")
     with pytest.raises(ValueError, match="unknown schedule 'cosine'"):
         train_model(TrainConfig(**{**TINY.__dict__, "schedule": "cosine"}), mnist)
+
+
+def test_a_checkpoint_gives_back_the_same_network(tmp_path):
+    from mnist_tutorial.training import load_mlp, save_checkpoint
+
+    config = TrainConfig(hidden=(32, 16), activation="tanh")
+    torch.manual_seed(0)
+    net = MLP(config.hidden, config.activation)
+    save_checkpoint(net, tmp_path / "net.pt")
+    loaded = load_mlp(tmp_path / "net.pt", config)
+    X = torch.randn(5, 1, 28, 28)
+    assert torch.equal(loaded(X), net(X)) and loaded is not net
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        load_mlp(tmp_path / "net.pt", TrainConfig(hidden=(64, 16)))

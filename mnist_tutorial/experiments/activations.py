@@ -4,7 +4,7 @@
   against autograd), and the gradient that reaches each layer of a 20-layer network
   at initialisation. No data needed, a few seconds.
 * ``activations_mnist``: the lesson MLP trained with each activation on MNIST,
-  2 seeds each (about 20 epochs of training in all: the costliest experiment here).
+  one epoch of the final recipe, 2 seeds each (10 epochs of training in all).
 
 Run one with ``python -c "from mnist_tutorial import registry; print(registry.get_result('activations')['tables'])"``.
 """
@@ -204,11 +204,11 @@ def activations(config: ActivationsConfig) -> dict:
 
 @dataclass(frozen=True)
 class ActivationsMNISTConfig:
-    train: TrainConfig = TrainConfig.recipe("final", num_epochs=2)
+    train: TrainConfig = TrainConfig.recipe("final", num_epochs=1)
     activations: tuple[str, ...] = NAMES
     seeds: tuple[int, ...] = (0, 1)
-    min_accuracy: float = 0.95  # every activation must reach it
-    max_spread: float = 0.01  # best - worst mean accuracy, sigmoid left out
+    min_accuracy: float = 0.93  # every activation must reach it
+    max_spread: float = 0.015  # best - worst mean accuracy, sigmoid left out
 
     def smoke(self) -> "ActivationsMNISTConfig":
         # Four steps on 1,024 images, one seed: enough to see learning start, not to
@@ -268,6 +268,8 @@ def activations_mnist(config: ActivationsMNISTConfig) -> dict:
             "gap": metric(mean["relu"] - mean["sigmoid"], "percent", 2),
             "best_gap": metric(mean[best] - mean["relu"], "percent", 2),
             "total_seconds": metric(total, "seconds", 0),
+            "min_accuracy": metric(config.min_accuracy, "percent", 0),
+            "max_spread": metric(config.max_spread, "percent", 1),
             "num_epochs": metric(config.train.num_epochs, "count"),
             "num_seeds": metric(len(config.seeds), "count"),
             "num_runs": metric(len(config.seeds) * len(config.activations), "count"),

@@ -26,7 +26,7 @@ class BatchSizesConfig:
 
 
 # 8,192 = 8 x 1024 images: every batch size divides it, so no epoch ends on a short batch.
-FULL = BatchSizesConfig(TrainConfig.recipe("plain", num_epochs=3, train_size=8192))
+FULL = BatchSizesConfig(TrainConfig.recipe("plain", num_epochs=2, train_size=8192))
 SMOKE = BatchSizesConfig(TrainConfig.recipe("plain", num_epochs=1, train_size=1024,
                                             val_size=256, test_size=256),
                          check_claims=False)

@@ -77,10 +77,24 @@ def summarise(runs: list, label: str) -> dict:
     }
 
 
+def checkpoint_name(seed: int) -> str:
+    """The file of ``mlp``'s cache entry that holds the weights trained with ``seed``."""
+    return f"seed{seed}.pt"
+
+
 @experiment("mlp", "The lesson MLP, final recipe (one-cycle Adam), 3 seeds",
             full=FINAL, smoke=FINAL.smoke())
 def mlp(config: SeedsConfig) -> dict:
-    return summarise(train_seeds(config), "lesson MLP")
+    """Also saves the first seed's weights, which the evaluation lesson examines."""
+    import io
+
+    from ..training import save_checkpoint
+
+    runs = train_seeds(config)
+    checkpoint = io.BytesIO()
+    save_checkpoint(runs[0].net, checkpoint)
+    return summarise(runs, "lesson MLP") | {
+        "files": {checkpoint_name(runs[0].config.seed): checkpoint.getvalue()}}
 
 
 @experiment("mlp_plain", "The lesson MLP, plain recipe (Adam, lr 1e-3, 8 epochs), 3 seeds",

@@ -5,9 +5,9 @@ The lesson MLP flattens each image into 784 numbers and never learns that pixel
 every position, so what it learns about a stroke in one place serves everywhere:
 far fewer weights, and a prior that suits images.
 
-``train_cnn(config)`` trains ``CNN`` with the course's own loop (``train_epoch``,
-``evaluate``, ``make_optimizer`` of ``mnist_tutorial.training``) on the same split
-and batches as the MLP, and returns a ``TrainResult`` like ``train_model``.
+``train_cnn(config)`` trains ``CNN`` with the course's own loop (``training.fit``,
+the loop of ``train_model``) on the same split and batches as the MLP, and returns a
+``TrainResult`` like ``train_model``.
 
 Run ``python -m mnist_tutorial.cnn`` to print the network, its parameter count and
 the output shape for a batch of two images.
@@ -21,9 +21,8 @@ import time
 import torch
 from torch import nn
 
-from .data import MNIST, TensorBatches, load_mnist, make_split
-from .training import (EVAL_BATCH_SIZE, TrainResult, evaluate, make_optimizer, pick_device,
-                       train_epoch)
+from .data import MNIST
+from .training import TrainResult, fit, pick_device
 
 
 # --8<-- [start:cnn]
@@ -97,44 +96,22 @@ def permute_pixels(mnist: MNIST, seed: int = 0) -> MNIST:
 # --8<-- [end:permute]
 
 
-def train_cnn(config, mnist: MNIST | None = None, device: str = "auto") -> TrainResult:
-    """Train ``CNN`` as ``train_model`` trains the MLP: validate every epoch, test once.
+def train_cnn(config, mnist: MNIST | None = None, device: str = "auto",
+              progress: bool = False) -> TrainResult:
+    """Train ``CNN`` with the loop that trains the MLP: validate every epoch, test once.
 
     ``config`` has the fields of ``TrainConfig`` that training reads (``num_epochs``,
     ``batch_size``, ``lr``, ``schedule``, ``seed``, the split sizes) plus ``channels``,
     ``kernel_size``, ``hidden`` and ``channels_last``.
     """
-    mnist = load_mnist() if mnist is None else mnist
     device = pick_device(device)
-    split = make_split(mnist, config.train_size, config.val_size, config.test_size)
-
     # --8<-- [start:train_cnn]
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.seed)  # the initial weights
     net = CNN(config.channels, config.kernel_size, config.hidden).to(device)
     if config.channels_last:  # (B, H, W, C) in memory: faster convolutions on CPUs
         net = net.to(memory_format=torch.channels_last)
-    train_batches = TensorBatches(mnist.train_images[split.train], mnist.train_labels[split.train],
-                                  config.batch_size, shuffle=True, seed=config.seed, device=device)
-    val_batches = TensorBatches(mnist.train_images[split.val], mnist.train_labels[split.val],
-                                EVAL_BATCH_SIZE, shuffle=False, device=device)
-    loss_fn = nn.CrossEntropyLoss()
-    optimizer, scheduler = make_optimizer(net, config, len(train_batches), device)
-    result = TrainResult(net=net, config=config, device=str(device))
-    for epoch in range(config.num_epochs):
-        start = time.perf_counter()
-        step_loss = train_epoch(net, train_batches, optimizer, loss_fn, scheduler).tolist()
-        result.epoch_seconds.append(time.perf_counter() - start)
-        val_loss, val_accuracy = evaluate(net, val_batches, loss_fn)
-        result.step_loss += step_loss
-        result.epoch_train_loss.append(sum(step_loss) / len(step_loss))
-        result.epoch_val_loss.append(val_loss)
-        result.epoch_val_accuracy.append(val_accuracy)
+    return fit(net, config, mnist, device, progress=progress)
     # --8<-- [end:train_cnn]
-    test_batches = TensorBatches(mnist.test_images[split.test], mnist.test_labels[split.test],
-                                 EVAL_BATCH_SIZE, shuffle=False, device=device)
-    result.test_loss, result.test_accuracy = evaluate(net, test_batches, loss_fn)
-    return result
-
 
 if __name__ == "__main__":
     from .models import count_parameters

@@ -7,7 +7,8 @@ Two recipes for the lesson MLP:
   schedule (warm up to lr 3e-3, then anneal) with fused Adam, fewer epochs.
 
 ``train_model(config)`` runs one recipe on one seed and returns the trained network
-and its history (loss per step, validation loss/accuracy per epoch, test accuracy).
+and its history (loss per step, validation loss/accuracy per epoch, test accuracy);
+``fit(net, config)`` is its loop, for any network (the CNN exercise uses it).
 
 Run ``python -m mnist_tutorial train --help`` for the command line.
 """
@@ -111,17 +112,28 @@ class TrainResult:
 def train_model(config: TrainConfig, mnist: MNIST | None = None, device: str = "auto",
                 logdir: str | None = None, progress: bool = False,
                 pipeline: str = "tensor") -> TrainResult:
-    """Train an MLP with ``config``; validate every epoch, test once at the end.
+    """Train the lesson MLP with ``config``; validate every epoch, test once at the end.
 
     ``pipeline="tensor"`` batches pre-normalised tensors on the device (fast);
     ``"lesson"`` uses the lessons' ``Dataset`` + ``DataLoader`` (same batches).
     """
-    mnist = load_mnist() if mnist is None else mnist
     device = pick_device(device)
-    split = make_split(mnist, config.train_size, config.val_size, config.test_size)
-
     torch.manual_seed(config.seed)  # the initial weights
     net = MLP(config.hidden, config.activation, config.softmax_output).to(device)
+    return fit(net, config, mnist, device, logdir, progress, pipeline)
+
+
+def fit(net: nn.Module, config, mnist: MNIST | None = None, device: str | torch.device = "cpu",
+        logdir: str | None = None, progress: bool = False, pipeline: str = "tensor") -> TrainResult:
+    """Train ``net`` (already on ``device``) with the recipe in ``config``.
+
+    ``config`` has the fields of ``TrainConfig`` that training reads: ``num_epochs``,
+    ``batch_size``, ``lr``, ``schedule``, ``seed`` (the order of the batches) and the
+    split sizes. Any network that maps (B, 1, 28, 28) images to (B, 10) logits works.
+    """
+    mnist = load_mnist() if mnist is None else mnist
+    device = torch.device(device)
+    split = make_split(mnist, config.train_size, config.val_size, config.test_size)
     images, labels = mnist.train_images[split.train], mnist.train_labels[split.train]
     if pipeline == "tensor":
         train_batches = TensorBatches(images, labels, config.batch_size, shuffle=True,

@@ -71,7 +71,7 @@ def cnn(config: CNNExperimentConfig) -> dict:
 
     mnist = load_mnist()
     device = requested_device()
-    run = train_cnn(config.cnn, mnist, device)
+    run = train_cnn(config.cnn, mnist, device, progress=True)
     mlp = get_result("mlp", config.mlp_profile)["metrics"]
     cnn_params = count_parameters(run.net)
     cnn_epoch_s = statistics.fmean(run.epoch_seconds)

@@ -268,8 +268,9 @@ def activations_mnist(config: ActivationsMNISTConfig) -> dict:
             "gap": metric(mean["relu"] - mean["sigmoid"], "percent", 2),
             "best_gap": metric(mean[best] - mean["relu"], "percent", 2),
             "total_seconds": metric(total, "seconds", 0),
-            "min_accuracy": metric(config.min_accuracy, "percent", 0),
-            "max_spread": metric(config.max_spread, "percent", 1),
+            # What the full profile checks (the page says so, also on a smoke build).
+            "min_accuracy": metric(ACTIVATIONS_MNIST.min_accuracy, "percent", 0),
+            "max_spread": metric(ACTIVATIONS_MNIST.max_spread, "percent", 1),
             "num_epochs": metric(config.train.num_epochs, "count"),
             "num_seeds": metric(len(config.seeds), "count"),
             "num_runs": metric(len(config.seeds) * len(config.activations), "count"),

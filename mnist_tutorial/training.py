@@ -16,8 +16,10 @@ Run ``python -m mnist_tutorial train --help`` for the command line.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -27,14 +29,40 @@ from .data import MNIST, TensorBatches, lesson_loader, load_mnist, make_split
 from .models import MLP
 
 EVAL_BATCH_SIZE = 1000
+DEVICE_ENV = "MNIST_TUTORIAL_DEVICE"
+CHECKPOINTS_ENV = "MNIST_TUTORIAL_CHECKPOINTS"
 
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` is CUDA when a GPU is visible, else the CPU; any torch device name works."""
+
+def checkpoint_dir() -> Path:
+    """Where lessons save trained networks for later lessons: ``$MNIST_TUTORIAL_CHECKPOINTS``,
+    else ``~/.cache/mnist_tutorial/checkpoints``."""
+    return Path(os.environ.get(CHECKPOINTS_ENV) or "~/.cache/mnist_tutorial/checkpoints").expanduser()
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    """The device to train on: ``name``, else ``$MNIST_TUTORIAL_DEVICE``, else ``auto``.
+
+    ``auto`` is CUDA when a GPU is visible, then Apple's MPS, else the CPU; any torch
+    device name (``cpu``, ``cuda:1``, ``mps``) works.
+    """
+    setting = f"{DEVICE_ENV}={os.environ[DEVICE_ENV]!r}" if name is None and os.environ.get(DEVICE_ENV) else None
+    name = name or os.environ.get(DEVICE_ENV) or "auto"
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but torch sees no CUDA GPU here.")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"{setting or repr(name)} is not a device: use auto, cpu, cuda, "
+                         f"cuda:N or mps ({error})") from None
+    available = {"cuda": torch.cuda.is_available,
+                 "mps": lambda: getattr(torch.backends, "mps", None) is not None
+                 and torch.backends.mps.is_available()}.get(device.type, lambda: True)
+    if not available():
+        raise ValueError(f"{setting or repr(name)} asks for {device.type}, but torch sees no "
+                         f"{device.type} device here; use auto or cpu.")
     return device
 
 
@@ -109,7 +137,7 @@ class TrainResult:
         }
 
 
-def train_model(config: TrainConfig, mnist: MNIST | None = None, device: str = "auto",
+def train_model(config: TrainConfig, mnist: MNIST | None = None, device: str | None = None,
                 logdir: str | None = None, progress: bool = False,
                 pipeline: str = "tensor") -> TrainResult:
     """Train the lesson MLP with ``config``; validate every epoch, test once at the end.

@@ -1,0 +1,323 @@
+"""MkDocs hook: run each page's code home, publish its notebook, put its numbers on pages.
+
+Listed under ``hooks:`` in ``mkdocs.yml``. Before the pages are read it
+
+* runs every code home (``lessons/*.py``) as a notebook in a fresh kernel, or loads the
+  run from the cache (``sitebuild``): only homes whose code changed run again;
+* publishes each executed notebook twice: as a page that mkdocs-jupyter renders with
+  its outputs (``notebooks/<page>/``) and as a download (``downloads/<page>.ipynb``),
+  whose setup cell installs the course at this commit on Colab and whose last cell
+  holds the site's numbers, so a learner who reruns it sees whether theirs agree;
+* publishes each figure as a generated SVG and every number as ``results.json``.
+
+Then on each page it replaces the shortcodes with the home's results, each linked to
+the notebook cell that computed it:
+
+    <!-- metric training.test_accuracy -->     the number (hover: seeds, spread, provenance)
+    <!-- figure training.loss_curve -->        the figure, alt text, caption, provenance
+    <!-- table activations.comparison -->     a table
+    <!-- provenance training -->              where and how the run was made
+
+and puts "notebook / download / Colab" buttons under the title of each lesson. An
+unknown shortcode, home or key fails the build, naming the page. Nothing is written
+into ``docs/`` (that would make ``mkdocs serve`` rebuild forever).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import posixpath
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File, Files
+from mkdocs.utils import get_relative_url
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from mnist_tutorial.config import current_profile  # noqa: E402
+from sitebuild import cache, homes, run  # noqa: E402
+
+log = logging.getLogger("mkdocs.hooks.course")
+
+SHORTCODE = re.compile(r"<!--\s*([a-z_]+)\s+([a-z0-9_]+)(?:\.([a-z0-9_]+))?\s*-->")
+# A comment shaped like a shortcode (a kind and one word, any case) that does not parse
+# must fail: otherwise it stays an HTML comment and the page silently shows nothing.
+LOOKS_LIKE = re.compile(r"<!--\s*(?:metric|figure|table|provenance)\s+[^\s>]+\s*-->",
+                        re.IGNORECASE)
+BLOCK = "MNISTRESULTBLOCK{}END"  # stands in for a figure/table until the HTML exists
+BLOCK_IN_HTML = re.compile(r"(?:<p>\s*)?MNISTRESULTBLOCK(\d+)END(?:\s*</p>)?")
+KINDS = {"metric": "metrics", "figure": "figures", "table": "tables", "provenance": None}
+GENERATED, NOTEBOOKS, DOWNLOADS = "generated", "notebooks", "downloads"
+PAGES_BRANCH = "gh-pages"  # where the deploy workflow publishes the built site
+
+_state: dict = {}
+
+
+def on_config(config):
+    try:
+        profile = current_profile()
+    except ValueError as error:
+        raise PluginError(str(error)) from None
+    repo = (config.extra.get("github_repo") or "").strip().strip("/")
+    if repo and not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
+        raise PluginError(f"extra.github_repo must look like OWNER/NAME, not {repo!r}")
+    _state.update(profile=profile, repo=repo, reports={}, provenance={}, notebook_files={},
+                  homes={})
+    config.extra["mnist_profile"] = profile
+    return config
+
+
+def _commit() -> str | None:
+    out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _course_address() -> str | None:
+    """What the notebooks' setup cell pip-installs on Colab: the repo at this commit."""
+    if not _state["repo"]:
+        return None
+    commit = _commit()
+    return f"git+https://github.com/{_state['repo']}" + (f"@{commit}" if commit else "")
+
+
+def colab_url(repo: str, slug: str) -> str:
+    return (f"https://colab.research.google.com/github/{repo}/blob/{PAGES_BRANCH}/"
+            f"{DOWNLOADS}/{slug}.ipynb")
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        cache.write_atomically(path, text.encode("utf-8"))
+
+
+def _malformed(text: str, where: str) -> None:
+    for match in LOOKS_LIKE.finditer(text):
+        if not SHORTCODE.fullmatch(match.group(0)):
+            raise PluginError(f"{where}: malformed shortcode {match.group(0)!r}; write "
+                              f"<!-- metric HOME.KEY --> (lower case, digits, underscores)")
+
+
+@event_priority(100)  # before mkdocs-jupyter turns the published notebooks into pages
+def on_files(files: Files, config) -> Files:
+    try:
+        found = homes.discover(docs=Path(config.docs_dir))
+    except homes.HomeError as error:
+        raise PluginError(str(error)) from None
+    for page in files.documentation_pages():
+        if page.src_uri.endswith(".md"):
+            _malformed(page.content_string, page.src_uri)
+    try:
+        entries = run.build(_state["profile"], log=log.info, homes=found)
+    except (homes.HomeError, run.BuildError, RuntimeError) as error:
+        raise PluginError(str(error)) from None
+
+    course = _course_address()
+    published_dir = cache.cache_dir() / "site" / _state["profile"]
+    public = {}
+    for name, entry in entries.items():
+        home, report = found[name], entry.report
+        _state["homes"][name] = home
+        _state["reports"][name] = report
+        _state["provenance"][name] = entry.provenance
+        executed = nbformat.read(entry.notebook, as_version=4)
+        text = homes.publish(executed, course, report)
+        src_uri = f"{NOTEBOOKS}/{home.slug}.ipynb"
+        _write_if_changed(published_dir / src_uri, text)
+        # A file under a src_dir of its own (not docs/, not in memory): mkdocs-jupyter's
+        # page wrapper reads the notebook from src_dir/src_uri.
+        page = File(src_uri, src_dir=str(published_dir), dest_dir=config.site_dir,
+                    use_directory_urls=config.use_directory_urls)
+        files.append(page)
+        files.append(File.generated(config, f"{DOWNLOADS}/{home.slug}.ipynb", content=text))
+        _state["notebook_files"][name] = page
+        figures = {}
+        for key, figure in report["figures"].items():
+            src = f"{GENERATED}/{name}/{key}.svg"
+            files.append(File.generated(config, src, content=figure["svg"]))
+            figures[key] = {k: figure[k] for k in ("alt", "caption", "cell")} | {"path": src}
+        public[name] = {**report, "figures": figures, "provenance": entry.provenance}
+    document = {"profile": _state["profile"], "homes": public}
+    files.append(File.generated(config, "results.json",
+                                content=json.dumps(document, indent=1, sort_keys=True)))
+    return files
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def provenance_text(p: dict) -> str:
+    seeds = p.get("seeds")
+    parts = [
+        f"{p['profile']} profile",
+        f"commit {p['commit']}" if p.get("commit") else "no git commit",
+        f"torch {p['torch']}",
+        p["device"],
+        f"seed{'s' if seeds and len(seeds) > 1 else ''} {', '.join(map(str, seeds))}" if seeds else None,
+        f"{p['wall_time_s']:.1f} s",
+        p["date"][:10],
+    ]
+    return " · ".join(part for part in parts if part)
+
+
+def _cell_link(name: str, cell: int | None, page) -> str:
+    # The URL of the notebook's page, as mkdocs-jupyter made it (the file's own URL is
+    # the .ipynb's): notebooks/<slug>/ or notebooks/<slug>.html.
+    slug = _state["homes"][name].slug
+    url = get_relative_url(_state["files"].get_file_from_path(f"{NOTEBOOKS}/{slug}.ipynb").url,
+                           page.url)
+    return f"{url}#cell-{cell}" if cell else url
+
+
+def _check(kind: str, name: str, key: str | None, where: str) -> None:
+    code = f"<!-- {kind} {name}{'.' + key if key else ''} -->"
+    if kind not in KINDS:
+        raise PluginError(f"{where}: unknown shortcode {code!r}; known kinds: {', '.join(KINDS)}")
+    if name not in _state["reports"]:
+        raise PluginError(f"{where}: {code} names unknown home {name!r} "
+                          f"(known: {', '.join(sorted(_state['reports']))})")
+    section = KINDS[kind]
+    if section is None:
+        if key:
+            raise PluginError(f"{where}: {code} takes a home name only")
+        return
+    report = _state["reports"][name]
+    if not key or key not in report[section]:
+        known = ", ".join(report[section]) or "none"
+        raise PluginError(f"{where}: {code}: lessons/{name}.py records no {kind} {key!r} "
+                          f"(its {section}: {known})")
+
+
+def _metric_title(name: str, metric: dict) -> str:
+    from mnist_tutorial.report import format_value
+
+    where = f"computed in cell [{metric['cell']}] of the notebook of lessons/{name}.py"
+    parts = [where]
+    if metric.get("per_seed"):
+        values = ", ".join(format_value(v, metric["unit"], 2) for v in metric["per_seed"])
+        parts.append(f"mean ± std over seeds: {values}")
+    parts.append(provenance_text(_state["provenance"][name]))
+    return "; ".join(parts)
+
+
+def _provenance_html(name: str, cell: int | None, page) -> str:
+    href = html.escape(_cell_link(name, cell, page))
+    where = f"cell [{cell}] of the notebook" if cell else "the notebook"
+    return (f'<span class="result-provenance">Computed in <a href="{href}">{where}</a> · '
+            f"{html.escape(provenance_text(_state['provenance'][name]))}</span>")
+
+
+def _render(kind: str, name: str, key: str | None, page) -> str:
+    report = _state["reports"][name]
+    ref = f"{name}.{key}" if key else name
+    if kind == "metric":
+        metric = report["metrics"][key]
+        return (f'<a class="result-value" data-result="{ref}" '
+                f'href="{html.escape(_cell_link(name, metric["cell"], page))}" '
+                f'title="{html.escape(_metric_title(name, metric))}">'
+                f'{html.escape(metric["text"])}</a>')
+    if kind == "provenance":
+        return (f'<span class="result-provenance" data-result="{ref}">'
+                f'{html.escape(provenance_text(_state["provenance"][name]))} · '
+                f'<a href="{html.escape(_cell_link(name, None, page))}">the notebook</a></span>')
+    if kind == "figure":
+        figure = report["figures"][key]
+        src = get_relative_url(f"{GENERATED}/{name}/{key}.svg", page.url)
+        return (f'<figure class="result-figure" data-result="{ref}">'
+                f'<img src="{html.escape(src)}" alt="{html.escape(figure["alt"])}" loading="lazy">'
+                f'<figcaption>{html.escape(figure["caption"])}'
+                f'{_provenance_html(name, figure["cell"], page)}</figcaption></figure>')
+    table = report["tables"][key]
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table["columns"])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>"
+        for row in table["rows"])
+    caption = html.escape(table.get("caption") or "")
+    return (f'<div class="result-table" data-result="{ref}"><table>'
+            f"<caption>{caption} {_provenance_html(name, table['cell'], page)}</caption>"
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+
+def _buttons(home: homes.Home) -> str:
+    """Markdown links, relative to the page's source file: MkDocs checks and converts them."""
+    here = posixpath.dirname(home.page)
+    notebook = posixpath.relpath(f"{NOTEBOOKS}/{home.slug}.ipynb", here)
+    download = posixpath.relpath(f"{DOWNLOADS}/{home.slug}.ipynb", here)
+    parts = [f"[The notebook, with its outputs]({notebook}){{ .md-button .mnist-notebook }}",
+             f'[Download .ipynb]({download}){{ .md-button download="{home.slug}.ipynb" }}']
+    if _state["repo"]:
+        parts.append(f"[Open in Colab]({colab_url(_state['repo'], home.slug)}){{ .md-button }}")
+    return " ".join(parts)
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    _state["files"] = files
+    # Figures and tables are block HTML: Markdown wraps raw HTML that is not at the top
+    # level (inside an admonition, a list, a tab) in <p>, and <p><figure> is invalid.
+    # They go in as placeholders and are put in place in on_page_content.
+    blocks = page.mnist_result_blocks = []
+
+    def replace(match):
+        kind, name, key = match.group(1), match.group(2), match.group(3)
+        _check(kind, name, key, page.file.src_uri)
+        rendered = _render(kind, name, key, page)
+        if kind in ("figure", "table"):
+            blocks.append(rendered)
+            return BLOCK.format(len(blocks) - 1)
+        return rendered
+
+    _malformed(markdown, page.file.src_uri)
+    markdown = SHORTCODE.sub(replace, markdown)
+    home = next((h for h in _state["homes"].values() if h.page == page.file.src_uri), None)
+    if home is None:
+        return markdown
+    lines = markdown.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("# "):
+            return "\n".join(lines[: i + 1] + ["", _buttons(home), ""] + lines[i + 1:]) + "\n"
+    raise PluginError(f"{page.file.src_uri}: a lesson starts with a '# Title' line")
+
+
+CODE_CELL = re.compile(r'<div\s+class="jp-Cell jp-CodeCell[^"]*"[^>]*>\s*'
+                       r'(?:(?!<div\s+class="jp-Cell ).)*?'
+                       r'jp-InputPrompt[^>]*>In&nbsp;\[(\d+)\]:', re.DOTALL)
+
+
+def _notebook_home(page) -> homes.Home | None:
+    for name, file in _state["notebook_files"].items():
+        if file.src_uri == page.file.src_uri:
+            return _state["homes"][name]
+    return None
+
+
+def on_page_content(html_text: str, page, config, files) -> str:
+    home = _notebook_home(page)
+    if home is None:
+        blocks = getattr(page, "mnist_result_blocks", [])
+        return BLOCK_IN_HTML.sub(lambda m: blocks[int(m.group(1))], html_text)
+    # A notebook page: give each code cell an anchor (#cell-N, N its execution count) for
+    # the numbers on the lesson page to link to, and lead back to the lesson.
+    html_text = CODE_CELL.sub(lambda m: m.group(0).replace("<div ", f'<div id="cell-{m.group(1)}" ', 1),
+                              html_text)
+    lesson = get_relative_url(files.get_file_from_path(home.page).url, page.url)
+    download = get_relative_url(f"{DOWNLOADS}/{home.slug}.ipynb", page.url)
+    colab = (f' <a class="md-button" href="{html.escape(colab_url(_state["repo"], home.slug))}">'
+             f"Open in Colab</a>") if _state["repo"] else ""
+    intro = (f'<p class="mnist-notebook-intro">This is <code>lessons/{home.name}.py</code> run '
+             f'as a notebook when the site was built ({html.escape(provenance_text(_state["provenance"][home.name]))}): '
+             f'the outputs below are the numbers and figures of <a href="{lesson}">the lesson</a>.</p>'
+             f'<p><a class="md-button" href="{download}" download="{home.slug}.ipynb">Download .ipynb</a>{colab}</p>')
+    title_end = html_text.find("</h1>")
+    if title_end < 0:
+        return intro + html_text
+    title_end += len("</h1>")
+    return html_text[:title_end] + intro + html_text[title_end:]

@@ -1,0 +1,223 @@
+"""What a page's run reports: its numbers, tables and figures, and the claims it checks.
+
+Every notebook of the course makes one ``Report`` and ends with ``report.finish()``::
+
+    report = Report("training", seeds=[0, 1, 2], device=device)
+    report.metric("test_accuracy", accuracies, unit="percent", digits=1)   # mean ± std
+    report.figure("loss_curve", fig, alt="Line chart: ...", caption="...")
+    report.check(accuracy > 0.98, "the MLP reaches 98 % on the test set")
+    report.finish()
+
+Run by hand, a report shows each entry as it is recorded, fails loudly when a claim
+stops holding, and ``finish`` compares your numbers with the ones the course website
+shows (given as ``site``). When the site is built, ``$MNIST_TUTORIAL_REPORT`` names a
+folder and ``finish`` also writes everything there as ``report.json``, which the
+pages' shortcodes read (``<!-- metric training.test_accuracy -->``): the numbers on a
+page are the numbers its notebook printed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+from pathlib import Path
+
+from .config import current_profile
+
+REPORT_ENV = "MNIST_TUTORIAL_REPORT"
+UNITS = ("percent", "seconds", "number", "count", "scientific")
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+NBSP, THIN = "\u00a0", "\u202f"
+
+
+class ClaimFailed(AssertionError):
+    """A claim the page makes did not hold for this run."""
+
+
+def scientific_text(value: float, digits: int = 2) -> str:
+    """0.27, 42 or 1.2 × 10⁻¹⁶: for numbers that span many powers of ten."""
+    if value == 0:
+        return "0"
+    if 1e-2 <= abs(value) < 10 ** digits:
+        return f"{value:.{digits}g}"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa}{NBSP}×{NBSP}10{str(int(exponent)).translate(SUPERSCRIPT)}"
+
+
+def format_value(value: float, unit: str = "number", digits: int = 2,
+                 std: float | None = None) -> str:
+    """The text a page shows for a number (so prose, notebook and results.json agree)."""
+    if unit not in UNITS:
+        raise ValueError(f"unknown unit {unit!r}; use one of {UNITS}")
+    if unit == "scientific":
+        return scientific_text(value, digits)
+    if unit == "count":
+        return f"{int(value):,}".replace(",", THIN)
+    scale, suffix = {"percent": (100, f"{NBSP}%"), "seconds": (1, f"{NBSP}s"), "number": (1, "")}[unit]
+    text = f"{value * scale:.{digits}f}"
+    if std is not None:
+        text += f"{NBSP}±{NBSP}{std * scale:.{digits}f}"
+    return text + suffix
+
+
+def _cell() -> int | None:
+    """The execution count of the notebook cell running now (None outside IPython)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    return getattr(shell, "execution_count", None) if shell is not None else None
+
+
+def _show(obj) -> None:
+    try:
+        from IPython.display import display
+    except ImportError:
+        print(obj)
+    else:
+        display(obj)
+
+
+class Report:
+    """The numbers, tables, figures and checked claims of one page's run."""
+
+    def __init__(self, page: str, seeds=None, device="cpu"):
+        self.page = page
+        self.profile = current_profile()
+        self.seeds = list(seeds) if seeds is not None else None
+        self.device = str(device)
+        self.metrics: dict[str, dict] = {}
+        self.tables: dict[str, dict] = {}
+        self.figures: dict[str, dict] = {}
+        self.histories: dict[str, object] = {}
+        self.claims: list[dict] = []
+
+    def _new(self, section: dict, key: str) -> None:
+        if not key.replace("_", "").isalnum() or not key.islower():
+            raise ValueError(f"report keys are lower case, digits and underscores: {key!r}")
+        if key in section:
+            raise ValueError(f"{key!r} is recorded twice in the report of {self.page!r}")
+
+    def metric(self, key: str, value, unit: str = "number", digits: int = 2,
+               std: float | None = None) -> float:
+        """Record a number; a list of per-seed values records their mean ± std."""
+        self._new(self.metrics, key)
+        per_seed = None
+        if isinstance(value, (list, tuple)):
+            per_seed = [float(v) for v in value]
+            value = statistics.fmean(per_seed)
+            std = statistics.pstdev(per_seed) if len(per_seed) > 1 else None
+        value = float(value)
+        if math.isnan(value):
+            raise ValueError(f"metric {key!r} of {self.page!r} is NaN")
+        text = format_value(value, unit, digits, std)
+        self.metrics[key] = {"value": value, "unit": unit, "std": std, "per_seed": per_seed,
+                             "text": text, "cell": _cell()}
+        print(f"{key}: {text}")
+        return value
+
+    def table(self, key: str, columns: list[str], rows: list[list], caption: str = "") -> None:
+        """Record a table of display strings or numbers (shown as it is recorded)."""
+        self._new(self.tables, key)
+        rows = [[cell if isinstance(cell, (int, float)) else str(cell) for cell in row]
+                for row in rows]
+        self.tables[key] = {"columns": list(columns), "rows": rows, "caption": caption,
+                            "cell": _cell()}
+        widths = [max(len(str(c)) for c in column) for column in zip(columns, *rows)]
+        lines = [caption] if caption else []
+        for row in [columns, *rows]:
+            lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+        print("\n".join(lines))
+
+    def figure(self, key: str, fig, alt: str, caption: str) -> None:
+        """Record a matplotlib figure (or SVG text) with the alt text the site gives it."""
+        from . import plots
+
+        self._new(self.figures, key)
+        if not alt.strip() or not caption.strip():
+            raise ValueError(f"figure {key!r} needs alt text and a caption")
+        svg = fig if isinstance(fig, str) else plots.to_svg(fig)
+        self.figures[key] = {"svg": svg, "alt": alt, "caption": caption, "cell": _cell()}
+        try:
+            from IPython.display import SVG
+        except ImportError:
+            print(f"[figure {key}: {caption}]")
+        else:
+            _show(SVG(svg))
+
+    def history(self, key: str, values) -> None:
+        """Record raw numbers (lists, dicts of lists) for results.json, not shown."""
+        self._new(self.histories, key)
+        self.histories[key] = values
+
+    def check(self, holds, claim: str) -> None:
+        """Assert a claim the page makes: the run fails the day it stops holding."""
+        if not holds:
+            raise ClaimFailed(f"{self.page}: claim does not hold: {claim}")
+        self.claims.append({"claim": claim, "cell": _cell()})
+
+    def as_dict(self) -> dict:
+        import torch
+
+        threads = f"{torch.get_num_threads()} threads"
+        device = self.device
+        if device.startswith("cuda") and torch.cuda.is_available():
+            device = f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+        elif device == "cpu":
+            device = f"cpu ({threads})"
+        return {
+            "page": self.page,
+            "metrics": self.metrics, "tables": self.tables, "figures": self.figures,
+            "histories": self.histories, "claims": self.claims,
+            "provenance": {"profile": self.profile, "seeds": self.seeds, "device": device,
+                           "torch": torch.__version__, "python": platform.python_version()},
+        }
+
+    def finish(self, site: dict | None = None) -> None:
+        """Save the report for the site's build, and compare this run with the site's."""
+        target = os.environ.get(REPORT_ENV)
+        if target:
+            path = Path(target) / "report.json"
+            tmp = path.with_name(".report.json.tmp")
+            tmp.write_text(json.dumps(self.as_dict()), encoding="utf-8")
+            os.replace(tmp, path)
+        print(f"{len(self.metrics)} numbers, {len(self.tables)} tables, {len(self.figures)} "
+              f"figures; {len(self.claims)} claims checked, all hold ({self.profile} profile).")
+        if site is None:
+            print("These are the numbers the course website shows for this page.")
+            return
+        for line in compare(self.metrics, self.profile, site):
+            print(line)
+
+
+def compare(metrics: dict, profile: str, site: dict) -> list[str]:
+    """Lines that say, metric by metric, whether this run agrees with the site's."""
+    if site.get("profile") != profile:
+        return [f"The site's numbers come from the {site.get('profile')} profile and this run "
+                f"used the {profile} profile: they are not comparable. Unset "
+                f"MNIST_TUTORIAL_PROFILE (or set it to {site.get('profile')}) and rerun."]
+    lines, outside = [], 0
+    for key, theirs in site.get("metrics", {}).items():
+        mine = metrics.get(key)
+        if mine is None:
+            continue
+        if theirs["unit"] == "seconds":
+            verdict = "a time: depends on your machine"
+        elif theirs.get("std"):
+            low, high = theirs["value"] - 2 * theirs["std"], theirs["value"] + 2 * theirs["std"]
+            inside = low <= mine["value"] <= high
+            outside += not inside
+            verdict = ("inside" if inside else "OUTSIDE") + " the site's mean ± 2 std"
+        else:
+            same = math.isclose(mine["value"], theirs["value"], rel_tol=1e-6, abs_tol=1e-12)
+            outside += not same
+            verdict = "same" if same else "DIFFERENT"
+        lines.append(f"  {key}: yours {mine['text']}, site {theirs['text']}: {verdict}")
+    head = ("Your run agrees with the site's." if not outside else
+            f"{outside} number(s) differ from the site's beyond its seed spread: another "
+            f"torch version, device or a changed cell can explain it.")
+    return [head, *lines]

@@ -1,0 +1,192 @@
+"""Content-addressed cache of the homes' runs.
+
+An entry is a folder ``<cache>/<home>/<key>/`` holding
+
+* ``report.json``     what the run's ``Report`` recorded (numbers, tables, figures, claims);
+* ``notebook.ipynb``  the executed notebook, with its outputs;
+* ``files/``          files the run saved for other homes (the trained network);
+* ``manifest.json``   the SHA-256 of each file above, and the run's provenance.
+
+The key hashes everything that decides the run's numbers: the home's source, the source
+of each package module it imports (directly or not, which pins the data's checksums that
+``mnist_tutorial/data.py`` holds), the keys of the homes it uses, the profile, torch's
+version and the kind of device torch picks. Editing one home reruns that home and those
+that use it, nothing else.
+
+An entry is built in a temporary folder and renamed into place in one step, so an
+interrupted build leaves no half-written entry. On load every file is checked against
+the manifest: an entry that does not match is moved aside (``<cache>/.damaged/``) and
+recomputed, never published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .homes import ROOT, Home, library_modules
+
+CACHE_ENV = "MNIST_TUTORIAL_CACHE"
+DEVICE_ENV = "MNIST_TUTORIAL_DEVICE"
+SCHEMA = 1  # bump when the layout of an entry changes
+ENTRY_FILES = ("report.json", "notebook.ipynb")
+
+
+def cache_dir() -> Path:
+    """``$MNIST_TUTORIAL_CACHE``, else ``.cache/`` in the course checkout."""
+    return Path(os.environ.get(CACHE_ENV) or ROOT / ".cache").expanduser().resolve()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def device_kind() -> str:
+    """The device type torch picks here for ``$MNIST_TUTORIAL_DEVICE`` (cpu, cuda, mps...).
+
+    Asked of torch in a child process (importing torch here would slow every rebuild) and
+    remembered until the machine reboots, the torch version or the setting changes.
+    """
+    requested = os.environ.get(DEVICE_ENV, "auto") or "auto"
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot = None  # not Linux: ask torch every time
+    memo = cache_dir() / "device.json"
+    fact = {"torch": importlib.metadata.version("torch"), "requested": requested, "boot": boot}
+    if boot:
+        try:
+            known = json.loads(memo.read_text())
+            if known["fact"] == fact:
+                return known["kind"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    probe = subprocess.run(
+        [sys.executable, "-c", "from mnist_tutorial.training import pick_device; "
+                               "print(pick_device().type)"],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if probe.returncode != 0:
+        raise RuntimeError(f"{DEVICE_ENV}={requested!r}: {probe.stderr.strip().splitlines()[-1]}")
+    kind = probe.stdout.strip()
+    if boot:
+        write_atomically(memo, json.dumps({"fact": fact, "kind": kind}).encode())
+    return kind
+
+
+def key(home: Home, profile: str, used: dict[str, str], device: str) -> str:
+    """The cache key of ``home``'s run; ``used`` maps each home it uses to its key."""
+    blob = {
+        "schema": SCHEMA,
+        "home": sha256(home.path.read_bytes()),
+        "library": {path.name: sha256(path.read_bytes())
+                    for path in library_modules(home.source())},
+        "uses": used,
+        "profile": profile,
+        "device": device,
+        "torch": importlib.metadata.version("torch"),
+        "python": platform.python_version_tuple()[:2],
+    }
+    return sha256(json.dumps(blob, sort_keys=True).encode())[:32]
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """A temporary file in the same folder, then one rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Entry:
+    """A verified entry: its report, the path of its notebook, its files."""
+
+    def __init__(self, path: Path, manifest: dict):
+        self.path = path
+        self.manifest = manifest
+        self.report = json.loads((path / "report.json").read_text(encoding="utf-8"))
+
+    @property
+    def notebook(self) -> Path:
+        return self.path / "notebook.ipynb"
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.path / name for name in sorted(self.manifest["digests"])
+                if name.startswith("files/")]
+
+    @property
+    def provenance(self) -> dict:
+        return {**self.report["provenance"], **self.manifest["provenance"]}
+
+
+def entry_path(name: str, key_: str) -> Path:
+    return cache_dir() / name / key_
+
+
+def load(name: str, key_: str, log=None) -> Entry | None:
+    """The entry if it exists and every file matches its digest; else None."""
+    path = entry_path(name, key_)
+    if not path.is_dir():
+        return None
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        for relative, digest in manifest["digests"].items():
+            if _file_digest(path / relative) != digest:
+                raise ValueError(f"{relative} does not match its digest")
+        return Entry(path, manifest)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        damaged = cache_dir() / ".damaged" / f"{name}-{key_}-{int(time.time())}"
+        damaged.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), damaged)
+        if log:
+            log(f"{name}: the cache entry {path} is damaged ({error}); moved to {damaged} "
+                f"and running it again")
+        return None
+
+
+def store(name: str, key_: str, report: bytes, notebook: bytes, files: dict[str, Path],
+          provenance: dict) -> Entry:
+    """Write an entry beside its final place, then rename it there in one step."""
+    final = entry_path(name, key_)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{key_}.", suffix=".tmp"))
+    try:
+        (staging / "report.json").write_bytes(report)
+        (staging / "notebook.ipynb").write_bytes(notebook)
+        for filename, source in files.items():
+            (staging / "files").mkdir(exist_ok=True)
+            shutil.copyfile(source, staging / "files" / filename)
+        digests = {p.relative_to(staging).as_posix(): _file_digest(p)
+                   for p in sorted(staging.rglob("*")) if p.is_file()}
+        manifest = {"schema": SCHEMA, "key": key_, "digests": digests, "provenance": provenance}
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        if final.exists():  # a concurrent build got there first: same key, same inputs
+            shutil.rmtree(staging)
+        else:
+            os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Entry(final, manifest)

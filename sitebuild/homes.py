@@ -1,0 +1,219 @@
+"""The code homes: one file per page, the page's code, its run and its claims.
+
+``docs/lessons/linear-collapse.md`` has its home in ``lessons/linear_collapse.py`` (the
+page's stem, hyphens as underscores; exercises too). A home is a notebook in jupytext's
+percent format: the page includes its marked sections as snippets, the build runs it
+as a notebook, and a learner downloads that notebook with its outputs.
+
+A home that needs another page's results (the evaluation lesson loads the network the
+training lesson trained) declares it in its jupytext header::
+
+    # ---
+    # mnist_tutorial:
+    #   uses: [training]
+    # ---
+
+The build runs ``training`` first and hands its saved files to ``evaluation``; the
+cache key of ``evaluation`` covers the key of ``training``.
+
+Every notebook gets the same setup cell (install the course on Colab) after its title,
+and the same last cells (compare your numbers with the site's): both are written once,
+here.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import pprint
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+HOMES = ROOT / "lessons"
+DOCS = ROOT / "docs"
+LIBRARY = ROOT / "mnist_tutorial"
+PAGE_FOLDERS = ("lessons", "exercises")
+METADATA = "mnist_tutorial"  # the key of a home's build metadata in its jupytext header
+SNIPPET_MARKER = re.compile(r"^[ \t]*# --8<-- \[(?:start|end):[\w-]+\][ \t]*\n?", re.MULTILINE)
+
+
+class HomeError(ValueError):
+    """A home or page is missing, misnamed or declares something impossible."""
+
+
+@dataclass(frozen=True)
+class Home:
+    name: str  # linear_collapse: shortcodes say <!-- metric linear_collapse.KEY -->
+    path: Path  # lessons/linear_collapse.py
+    page: str  # lessons/linear-collapse.md, relative to docs/
+    uses: tuple[str, ...]  # homes whose saved files this one needs
+
+    @property
+    def slug(self) -> str:
+        """The page's stem: the notebook is published as notebooks/<slug>.ipynb."""
+        return Path(self.page).stem
+
+    def source(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    return jupytext.read(path, fmt="py:percent")
+
+
+def discover(docs: Path = DOCS, homes: Path = HOMES, complete: bool = True) -> dict[str, Home]:
+    """Every page of docs/lessons and docs/exercises with its home, checked both ways
+    (``complete=False``: pages may still lack a home, for running single homes)."""
+    pages = {page.stem.replace("-", "_"): page.relative_to(docs).as_posix()
+             for folder in PAGE_FOLDERS for page in sorted((docs / folder).glob("*.md"))}
+    files = {path.stem: path for path in sorted(homes.glob("*.py"))}
+    missing = [page for name, page in pages.items() if name not in files]
+    if missing and complete:
+        raise HomeError(f"docs/{missing[0]} has no code home: create {homes.name}/"
+                        f"{Path(missing[0]).stem.replace('-', '_')}.py (see CONTRIBUTING.md, "
+                        f"'One lesson, one home')")
+    for name, path in files.items():
+        if name not in pages:
+            raise HomeError(f"{homes.name}/{path.name} belongs to no page: add "
+                            f"docs/lessons/{name.replace('_', '-')}.md (or docs/exercises/), "
+                            f"or remove it")
+    found = {}
+    for name, path in files.items():
+        meta = read_notebook(path).metadata.get(METADATA, {})
+        uses = meta.get("uses", [])
+        if not isinstance(uses, list) or not all(isinstance(u, str) for u in uses):
+            raise HomeError(f"{homes.name}/{path.name}: '{METADATA}: uses' must be a list of "
+                            f"home names, not {uses!r}")
+        for used in uses:
+            if used not in files:
+                raise HomeError(f"{homes.name}/{path.name} uses {used!r}, which is no home "
+                                f"(known: {', '.join(files)})")
+        found[name] = Home(name, path, pages[name], tuple(uses))
+    in_order(found, list(found))  # fails on a cycle
+    return found
+
+
+def in_order(homes: dict[str, Home], names: list[str]) -> list[Home]:
+    """``names`` and everything they use, each after what it uses."""
+    ordered: list[Home] = []
+    visiting: list[str] = []
+
+    def visit(name: str) -> None:
+        if any(home.name == name for home in ordered):
+            return
+        if name in visiting:
+            cycle = " -> ".join(visiting[visiting.index(name):] + [name])
+            raise HomeError(f"homes use each other in a cycle: {cycle}")
+        visiting.append(name)
+        for used in homes[name].uses:
+            visit(used)
+        visiting.pop()
+        ordered.append(homes[name])
+
+    for name in names:
+        if name not in homes:
+            raise HomeError(f"unknown home {name!r}; known: {', '.join(sorted(homes))}")
+        visit(name)
+    return ordered
+
+
+def library_modules(source: str, library: Path = LIBRARY) -> list[Path]:
+    """The files of the course package that ``source`` imports, directly or not."""
+    package = library.name
+    found: set[Path] = {library / "__init__.py"}
+    todo = [("", source)]
+    while todo:
+        current, text = todo.pop()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:  # relative: only inside the package
+                    base = package if node.level == 1 else None
+                    module = f"{base}.{node.module}" if node.module else base
+                else:
+                    module = node.module or ""
+                modules = [module] + [f"{module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for module in modules:
+                parts = (module or "").split(".")
+                if parts[0] != package or len(parts) < 2:
+                    continue
+                path = library.joinpath(*parts[1:]).with_suffix(".py")
+                if path.is_file() and path not in found:
+                    found.add(path)
+                    todo.append((module, path.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+# ---------------------------------------------------------------- the notebook
+
+SETUP = '''\
+# Setup: on Google Colab, install the course package (elsewhere this cell does nothing;
+# in a copy of the course, `pip install -r requirements.txt` installs everything).
+import sys
+
+COURSE = None  # pip's address of the course at the commit the site was built from
+if "google.colab" in sys.modules:
+    import subprocess
+
+    if COURSE is None:
+        raise RuntimeError("Set COURSE to git+https://github.com/OWNER/NAME (the course repository)")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", COURSE], check=True)'''
+
+FINISH_TEXT = '''\
+## Your numbers and the site's
+
+The last cell compares what this notebook computed with the numbers the course website
+shows for this page, which the build wrote into `SITE_RESULTS`. A number that varies
+from seed to seed should fall within the site's mean ± 2 std; a deterministic one should
+be the same (another torch version or device can shift it in the last digits).'''
+
+FINISH = '''\
+SITE_RESULTS = None  # the numbers the website shows; the build writes them in
+report.finish(site=SITE_RESULTS)'''
+
+
+def to_notebook(home: Home) -> nbformat.NotebookNode:
+    """The notebook the build executes: setup cell, the home's cells, the comparison."""
+    nb = read_notebook(home.path)
+    cells = nb.cells
+    if not cells or cells[0].cell_type != "markdown" or not cells[0].source.startswith("# "):
+        raise HomeError(f"{home.path.relative_to(ROOT)}: the first cell must be markdown "
+                        f"starting with the title ('# %% [markdown]' then '# # Title')")
+    if "report = Report(" not in home.source():
+        raise HomeError(f"{home.path.relative_to(ROOT)}: a home records its results in "
+                        f"'report = Report(\"{home.name}\", ...)' (see mnist_tutorial/report.py)")
+    cells.insert(1, nbformat.v4.new_code_cell(SETUP))
+    cells += [nbformat.v4.new_markdown_cell(FINISH_TEXT), nbformat.v4.new_code_cell(FINISH)]
+    for i, cell in enumerate(cells):
+        if cell.cell_type == "code":  # the page's section markers mean nothing to a learner
+            cell.source = SNIPPET_MARKER.sub("", cell.source).strip("\n")
+        cell.id = f"{home.slug}-{i}"  # stable ids: the same home gives the same bytes
+        cell.metadata.pop("lines_to_next_cell", None)
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    return nb
+
+
+def publish(executed: nbformat.NotebookNode, course: str | None, site: dict) -> str:
+    """The executed notebook as a learner downloads it: the course's pip address and the
+    site's numbers written into the setup and last cells (their outputs are unchanged)."""
+    nb = copy.deepcopy(executed)
+    setup, finish = nb.cells[1], nb.cells[-1]
+    if course:
+        setup.source = setup.source.replace("COURSE = None", f"COURSE = {course!r}", 1)
+    comparable = {"profile": site["provenance"]["profile"], "metrics": {
+        key: {k: m[k] for k in ("value", "unit", "std", "text")}
+        for key, m in site["metrics"].items()}}
+    finish.source = finish.source.replace(
+        "SITE_RESULTS = None", "SITE_RESULTS = " + pprint.pformat(comparable, width=88, sort_dicts=True), 1)
+    return nbformat.writes(nb) + "\n"

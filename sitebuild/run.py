@@ -1,0 +1,141 @@
+"""Run the homes' notebooks in fresh Jupyter kernels, or load their runs from the cache.
+
+``build(profile)`` returns a verified cache entry for every home, running (in order of
+their ``uses``) only those whose key has no entry. A run is the notebook the learner
+downloads, executed top to bottom in a new kernel, in an empty working folder, with:
+
+* ``MNIST_TUTORIAL_PROFILE``      the profile (full or smoke);
+* ``MNIST_TUTORIAL_REPORT``       where ``report.finish()`` writes ``report.json``;
+* ``MNIST_TUTORIAL_CHECKPOINTS``  a folder holding the files of the homes it uses; what
+  the run saves there becomes this entry's files;
+* ``TQDM_DISABLE=1``              no progress bars in the published outputs.
+
+A cell that raises (a failed claim among them) stops the build with the home, the cell
+and the error named.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, DeadKernelError
+
+from . import cache
+from .homes import ROOT, Home, discover, in_order, to_notebook
+
+PROFILES = ("full", "smoke")
+CHECKPOINTS_ENV = "MNIST_TUTORIAL_CHECKPOINTS"
+REPORT_ENV = "MNIST_TUTORIAL_REPORT"
+DATA_ENV = "MNIST_TUTORIAL_DATA"
+
+
+class BuildError(RuntimeError):
+    """A home could not run; the message names the home, the cell and the error."""
+
+
+def git_commit() -> str | None:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "lessons", "mnist_tutorial"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
+def build(profile: str, names: list[str] | None = None, refresh: tuple[str, ...] = (),
+          log: Callable[[str], None] = print,
+          homes: dict[str, Home] | None = None) -> dict[str, cache.Entry]:
+    """An entry for each home in ``names`` (default: all) and the homes they use."""
+    if profile not in PROFILES:
+        raise BuildError(f"unknown profile {profile!r}; use one of {PROFILES}")
+    homes = homes if homes is not None else discover(complete=names is None)
+    device = cache.device_kind()
+    keys: dict[str, str] = {}
+    entries: dict[str, cache.Entry] = {}
+    for home in in_order(homes, names or list(homes)):
+        key = cache.key(home, profile, {u: keys[u] for u in home.uses}, device)
+        keys[home.name] = key
+        entry = None if home.name in refresh else cache.load(home.name, key, log)
+        if entry is None:
+            entry = execute(home, profile, key, [entries[u] for u in home.uses], log)
+        entries[home.name] = entry
+    return entries
+
+
+def _environment(work: Path, profile: str) -> dict[str, str]:
+    env = {**os.environ,
+           "MNIST_TUTORIAL_PROFILE": profile,
+           REPORT_ENV: str(work / "report"),
+           CHECKPOINTS_ENV: str(work / "checkpoints"),
+           "TQDM_DISABLE": "1",
+           "MPLBACKEND": "Agg",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    if env.get(DATA_ENV):  # the kernel runs in another folder: a relative root would move
+        env[DATA_ENV] = str(Path(env[DATA_ENV]).expanduser().resolve())
+    return env
+
+
+def _failure(home: Home, error: Exception) -> str:
+    if isinstance(error, CellExecutionError):
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        return (f"{home.path.relative_to(ROOT)} failed in its notebook:\n  "
+                + "\n  ".join(lines[-12:]))
+    return f"{home.path.relative_to(ROOT)}: the kernel died ({error})"
+
+
+def execute(home: Home, profile: str, key: str, used: list[cache.Entry],
+            log: Callable[[str], None] = print) -> cache.Entry:
+    """Run ``home``'s notebook in a new kernel and store the entry under ``key``."""
+    log(f"running {home.path.relative_to(ROOT)} ({profile} profile)...")
+    nb = to_notebook(home)
+    with tempfile.TemporaryDirectory(prefix=f"mnist-{home.name}-") as tmp:
+        work = Path(tmp)
+        (work / "report").mkdir()
+        checkpoints = work / "checkpoints"
+        checkpoints.mkdir()
+        inherited = set()
+        for entry in used:
+            for path in entry.files:
+                shutil.copyfile(path, checkpoints / path.name)
+                inherited.add(path.name)
+        started = datetime.datetime.now(datetime.timezone.utc)
+        start = time.perf_counter()
+        client = NotebookClient(nb, timeout=None, kernel_name="python3", allow_errors=False,
+                                resources={"metadata": {"path": str(work)}})
+        try:
+            client.execute(env=_environment(work, profile))
+        except (CellExecutionError, DeadKernelError) as error:
+            raise BuildError(_failure(home, error)) from None
+        wall = time.perf_counter() - start
+        report = work / "report" / "report.json"
+        if not report.is_file():
+            raise BuildError(f"{home.path.relative_to(ROOT)} ran but wrote no report: "
+                             f"does it end with report.finish()?")
+        files = {p.name: p for p in sorted(checkpoints.iterdir())
+                 if p.is_file() and p.name not in inherited}
+        provenance = {
+            "home": home.path.relative_to(ROOT).as_posix(),
+            "commit": git_commit(),
+            "wall_time_s": round(wall, 1),
+            "date": started.isoformat(timespec="seconds"),
+            "key": key,
+            "nbclient": importlib.metadata.version("nbclient"),
+        }
+        entry = cache.store(home.name, key, report.read_bytes(),
+                            nbformat.writes(nb).encode(), files, provenance)
+    log(f"{home.name}: done in {wall:.1f} s")
+    return entry

@@ -1,12 +1,18 @@
-"""How long the site takes to build: cold (nothing cached) and warm (after a prose edit).
+"""How long the site takes to build: cold, warm after a prose edit, after a code edit.
 
     python bench/build_time.py                    # full profile, once each
     python bench/build_time.py --profile smoke --repeat 3
 
-(a) cold: ``mkdocs build --strict`` with an empty experiment cache (``MNIST_TUTORIAL_CACHE``
-    points at a new temporary folder), so every experiment the pages use runs;
+(a) cold: ``mkdocs build --strict`` with an empty cache (``MNIST_TUTORIAL_CACHE`` points at
+    a new temporary folder), so every page's notebook runs;
 (b) warm: the same build again after a prose-only edit of ``docs/index.md``, with the
-    cache from (a): what a contributor fixing a typo waits for.
+    cache from (a): what a contributor fixing a typo waits for;
+(c) code edit: a comment added to one theory page's code home (``lessons/linear_collapse.py``):
+    only that home may run again. The homes that ran are listed with their own run time,
+    and the rest of the rebuild is reported as the overhead.
+
+It also prints the weight of the pages mkdocs-jupyter rendered (``notebooks/*/``) and the
+peak memory (max RSS) of the cold build's processes: mkdocs and the notebook kernels.
 
 The checkout (without .git, environments, caches and outputs) is copied to a
 temporary folder first, so the edit never touches the checkout. Each build is a fresh
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import re
 import shutil
 import statistics
@@ -37,7 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SKIP = {".git", ".venv", "venv", ".cache", "site", "runs", "test-artifacts", "data", "MNIST",
         ".pytest_cache", "bench"}
 EDITED_PAGE = "docs/index.md"
+EDITED_HOME = "lessons/linear_collapse.py"
 BUILT_IN = re.compile(r"Documentation built in ([0-9.]+) seconds")
+RAN = re.compile(r"(\w+): done in ([0-9.]+) s")
 
 
 def copy_project(dest: Path) -> Path:
@@ -51,8 +60,8 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
-def build(project: Path, cache: Path, profile: str, site: Path) -> tuple[float, float | None]:
-    """One strict build; returns (wall seconds, seconds mkdocs reports or None)."""
+def build(project: Path, cache: Path, profile: str, site: Path) -> tuple:
+    """One strict build: (wall seconds, seconds mkdocs reports or None, {home: run seconds})."""
     env = {**os.environ, "MNIST_TUTORIAL_PROFILE": profile, "MNIST_TUTORIAL_CACHE": str(cache),
            "NO_MKDOCS_2_WARNING": "1"}
     env.setdefault("MNIST_TUTORIAL_DOWNLOAD", "0")
@@ -62,8 +71,10 @@ def build(project: Path, cache: Path, profile: str, site: Path) -> tuple[float, 
     wall = time.perf_counter() - start
     if process.returncode != 0:
         sys.exit(f"build failed ({profile} profile):\n{process.stderr[-4000:]}")
-    reported = BUILT_IN.search(process.stderr + process.stdout)
-    return wall, float(reported.group(1)) if reported else None
+    log = process.stderr + process.stdout
+    reported = BUILT_IN.search(log)
+    ran = {name: float(seconds) for name, seconds in RAN.findall(log)}
+    return wall, float(reported.group(1)) if reported else None, ran
 
 
 def prose_edit(project: Path, round_: int) -> None:
@@ -72,6 +83,18 @@ def prose_edit(project: Path, round_: int) -> None:
     page.write_text(page.read_text(encoding="utf-8")
                     + f"\nA sentence added by the build-time benchmark (round {round_}).\n",
                     encoding="utf-8")
+
+
+def code_edit(project: Path, round_: int) -> None:
+    """Append a comment to one theory page's code home: only its run is stale."""
+    home = project / EDITED_HOME
+    home.write_text(home.read_text(encoding="utf-8") + f"# benchmark edit {round_}\n",
+                    encoding="utf-8")
+
+
+def notebook_pages(site: Path) -> list[tuple[str, int]]:
+    return sorted((page.parent.name, page.stat().st_size)
+                  for page in (site / "notebooks").glob("*/index.html"))
 
 
 def fmt(seconds: float | None) -> str:
@@ -93,15 +116,20 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="mnist-build-time-"))
     try:
         project = copy_project(work / "project")
-        cold, warm = [], []
+        cold, warm, edited = [], [], []
         for round_ in range(1, args.repeat + 1):
-            cache = work / f"cache-{round_}"  # empty: every experiment runs
+            cache = work / f"cache-{round_}"  # empty: every home runs
             cold.append(build(project, cache, args.profile, work / "site"))
-            print(f"round {round_}: cold {fmt(cold[-1][0])} s (mkdocs: {fmt(cold[-1][1])} s)",
-                  flush=True)
+            print(f"round {round_}: cold {fmt(cold[-1][0])} s (mkdocs: {fmt(cold[-1][1])} s), "
+                  f"{len(cold[-1][2])} notebooks run", flush=True)
             prose_edit(project, round_)
             warm.append(build(project, cache, args.profile, work / "site"))
-            print(f"round {round_}: warm {fmt(warm[-1][0])} s (mkdocs: {fmt(warm[-1][1])} s)",
+            print(f"round {round_}: warm {fmt(warm[-1][0])} s (mkdocs: {fmt(warm[-1][1])} s), "
+                  f"ran: {', '.join(warm[-1][2]) or 'nothing'}", flush=True)
+            code_edit(project, round_)
+            edited.append(build(project, cache, args.profile, work / "site"))
+            ran = ", ".join(f"{name} ({seconds:.1f} s)" for name, seconds in edited[-1][2].items())
+            print(f"round {round_}: code edit {fmt(edited[-1][0])} s, ran: {ran or 'nothing'}",
                   flush=True)
 
         def median(runs, i):
@@ -114,6 +142,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  cold build, empty cache:        {fmt(cold_s)} s  ({fmt(median(cold, 1))} s)")
         print(f"  warm rebuild after prose edit:  {fmt(warm_s)} s  ({fmt(median(warm, 1))} s)")
         print(f"  ratio cold / warm:              {cold_s / warm_s:6.1f}x")
+        edit_s = median(edited, 0)
+        overhead = statistics.median(run[0] - sum(run[2].values()) for run in edited)
+        print(f"  rebuild after a code edit:      {fmt(edit_s)} s  (of which the rerun "
+              f"notebooks' own time: {fmt(edit_s - overhead)} s; the rest: {fmt(overhead)} s)")
+        pages = notebook_pages(work / "site")
+        total = sum(size for _, size in pages)
+        print(f"  notebook pages: {len(pages)}, {total / 1e6:.1f} MB in all, largest "
+              f"{max(pages, key=lambda p: p[1])[0]} ({max(s for _, s in pages) / 1e3:.0f} kB)")
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"  peak memory of one build process (max RSS): {peak:.0f} MB")
         if args.keep:
             print(f"kept: {work}")
     finally:

@@ -18,7 +18,9 @@ the notebook cell that computed it:
     <!-- table activations.comparison -->     a table
     <!-- provenance training -->              where and how the run was made
 
-and puts "notebook / download / Colab" buttons under the title of each lesson. An
+and puts "notebook / download / Colab" buttons under the title of each lesson.
+``<!-- course_map SECTION -->`` (a nav section's title, lower case, ``_`` for spaces)
+becomes a table of that section's pages with the ``description`` of their front matter. An
 unknown shortcode, home or key fails the build, naming the page. Nothing is written
 into ``docs/`` (that would make ``mkdocs serve`` rebuild forever).
 """
@@ -39,6 +41,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.utils import get_relative_url
+from mkdocs.utils.meta import get_data
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -110,14 +113,18 @@ def _malformed(text: str, where: str) -> None:
 @event_priority(100)  # before mkdocs-jupyter turns the published notebooks into pages
 def on_files(files: Files, config) -> Files:
     try:
-        found = homes.discover(docs=Path(config.docs_dir))
+        # The course itself: every home has a page. A project with some of the pages
+        # (a preview, a test) runs the homes of those pages and what they use.
+        docs = Path(config.docs_dir).resolve()
+        found = homes.discover(docs=docs, complete=docs == homes.DOCS)
     except homes.HomeError as error:
         raise PluginError(str(error)) from None
     for page in files.documentation_pages():
         if page.src_uri.endswith(".md"):
             _malformed(page.content_string, page.src_uri)
     try:
-        entries = run.build(_state["profile"], log=log.info, homes=found)
+        entries = run.build(_state["profile"], [h.name for h in found.values() if h.page],
+                            log=log.info, homes=found)
     except (homes.HomeError, run.BuildError, RuntimeError) as error:
         raise PluginError(str(error)) from None
 
@@ -259,8 +266,51 @@ def _buttons(home: homes.Home) -> str:
     return " ".join(parts)
 
 
+COURSE_MAP = re.compile(r"<!--\s*course_map\s+([a-z0-9_]+)\s*-->")
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
+
+
+def on_nav(nav, config, files):
+    """Remember each nav section's pages, with the title and description they declare,
+    for the course map (pages are read one by one later, so read their heads here)."""
+    sections = {}
+    for item in nav.items:
+        if not item.is_section:
+            continue
+        pages = []
+        for child in item.children:
+            if not child.is_page:
+                continue
+            markdown, meta = get_data(child.file.content_string)
+            title = next((line[2:].strip() for line in markdown.splitlines()
+                          if line.startswith("# ")), None)
+            if not title or not meta.get("description"):
+                raise PluginError(f"{child.file.src_uri}: the course map needs a '# Title' line "
+                                  f"and a 'description:' in the page's front matter")
+            pages.append((child.file.src_uri, title, meta["description"]))
+        sections[_slug(item.title)] = pages
+    _state["sections"] = sections
+    return nav
+
+
+def _course_map(match, page) -> str:
+    """A table of a nav section's pages: links relative to the page's source file."""
+    name = match.group(1)
+    if name not in _state["sections"]:
+        raise PluginError(f"{page.file.src_uri}: {match.group(0)} names no nav section; "
+                          f"known: {', '.join(_state['sections'])}")
+    here = posixpath.dirname(page.file.src_uri)
+    rows = [f"| [{title}]({posixpath.relpath(src, here or '.')}) | {description} |"
+            for src, title, description in _state["sections"][name]]
+    return "\n".join(["| Page | What you will learn |", "| --- | --- |", *rows])
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
     _state["files"] = files
+    markdown = COURSE_MAP.sub(lambda match: _course_map(match, page), markdown)
     # Figures and tables are block HTML: Markdown wraps raw HTML that is not at the top
     # level (inside an admonition, a list, a tab) in <p>, and <p><figure> is invalid.
     # They go in as placeholders and are put in place in on_page_content.
@@ -287,6 +337,35 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     raise PluginError(f"{page.file.src_uri}: a lesson starts with a '# Title' line")
 
 
+STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
+SHARED_CSS = "assets/notebooks"  # where the notebook pages' common stylesheets go
+
+
+def on_post_page(output: str, page, config) -> str:
+    """mkdocs-jupyter inlines ~600 kB of JupyterLab CSS into every notebook page: serve the
+    large, identical style blocks once, as files every notebook page links to."""
+    if _notebook_home(page) is None:
+        return output
+    shared = _state.setdefault("shared_css", {})
+
+    def link(match):
+        css = match.group(1)
+        if len(css) < 8192:
+            return match.group(0)
+        name = f"{SHARED_CSS}/{cache.sha256(css.encode())[:16]}.css"
+        shared[name] = css
+        return f'<link rel="stylesheet" href="{get_relative_url(name, page.url)}">'
+
+    return STYLE.sub(link, output)
+
+
+def on_post_build(config) -> None:
+    for name, css in _state.get("shared_css", {}).items():
+        path = Path(config.site_dir) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(css, encoding="utf-8")
+
+
 CODE_CELL = re.compile(r'<div\s+class="jp-Cell jp-CodeCell[^"]*"[^>]*>\s*'
                        r'(?:(?!<div\s+class="jp-Cell ).)*?'
                        r'jp-InputPrompt[^>]*>In&nbsp;\[(\d+)\]:', re.DOTALL)
@@ -308,13 +387,15 @@ def on_page_content(html_text: str, page, config, files) -> str:
     # the numbers on the lesson page to link to, and lead back to the lesson.
     html_text = CODE_CELL.sub(lambda m: m.group(0).replace("<div ", f'<div id="cell-{m.group(1)}" ', 1),
                               html_text)
-    lesson = get_relative_url(files.get_file_from_path(home.page).url, page.url)
+    lesson_file = files.get_file_from_path(home.page) if home.page else None
+    lesson = (f'<a href="{get_relative_url(lesson_file.url, page.url)}">the lesson</a>'
+              if lesson_file else "the lesson")
     download = get_relative_url(f"{DOWNLOADS}/{home.slug}.ipynb", page.url)
     colab = (f' <a class="md-button" href="{html.escape(colab_url(_state["repo"], home.slug))}">'
              f"Open in Colab</a>") if _state["repo"] else ""
     intro = (f'<p class="mnist-notebook-intro">This is <code>lessons/{home.name}.py</code> run '
              f'as a notebook when the site was built ({html.escape(provenance_text(_state["provenance"][home.name]))}): '
-             f'the outputs below are the numbers and figures of <a href="{lesson}">the lesson</a>.</p>'
+             f'the outputs below are the numbers and figures of {lesson}.</p>'
              f'<p><a class="md-button" href="{download}" download="{home.slug}.ipynb">Download .ipynb</a>{colab}</p>')
     title_end = html_text.find("</h1>")
     if title_end < 0:

@@ -3,38 +3,35 @@
     python -m mnist_tutorial data                 check (or download) MNIST
     python -m mnist_tutorial train                train the lesson MLP (final recipe)
     python -m mnist_tutorial train --recipe plain --epochs 3 --logdir runs/plain
-    python -m mnist_tutorial list                 the experiments behind the site
-    python -m mnist_tutorial run mlp              run one (or load it from the cache)
 
-Progress bars go to stderr; the last line printed is a one-line summary.
+Progress bars go to stderr; the last line printed is a one-line summary. The runs behind
+the course website are the lessons' notebooks (lessons/*.py in a copy of the course),
+run by the site's build: ``python -m sitebuild --help`` there.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 
-from .config import PROFILES, RECIPES, TrainConfig
-from .errors import ExperimentError, MNISTDataError
+from .config import RECIPES, TrainConfig
+from .errors import MNISTDataError
 
 EPILOG = """\
 environment variables:
   MNIST_TUTORIAL_DATA      folder holding MNIST/raw/ (default ~/.cache/mnist_tutorial)
   MNIST_TUTORIAL_DOWNLOAD  0 to never download (default: download when missing)
   MNIST_TUTORIAL_PROFILE   full (default) or smoke: a few hundred images, one epoch
-  MNIST_TUTORIAL_CACHE     where experiment results are cached (default .cache/)
-  MNIST_TUTORIAL_DEVICE    auto (default: CUDA if available, else CPU), cpu, cuda, mps
+  MNIST_TUTORIAL_DEVICE    auto (default: CUDA, then MPS, else CPU), cpu, cuda, cuda:N, mps
 """
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mnist_tutorial",
-        description="Train and evaluate the course's neural networks on MNIST, and run "
-                    "the experiments whose results the course website shows.",
+        description="Train and evaluate the course's neural networks on MNIST.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -55,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, nargs="+", default=[0],
                        help="random seed(s) for the initial weights and the shuffling; "
                             "several seeds train several models and report mean ± std (default: 0)")
-    train.add_argument("--device", default="auto", help="auto (default: CUDA if available, else CPU), cpu, cuda, cuda:1, mps")
+    train.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps (default: $MNIST_TUTORIAL_DEVICE, else auto: "
+                                        "CUDA, then MPS, else CPU)")
     train.add_argument("--logdir", help="write TensorBoard logs here (view: tensorboard --logdir DIR)")
     train.add_argument("--pipeline", choices=["tensor", "lesson"], default="tensor",
                        help="tensor (default): batches cut from tensors on the device (fast); lesson: the "
@@ -64,17 +62,6 @@ def _parser() -> argparse.ArgumentParser:
                        help="put a softmax before CrossEntropyLoss, the classic mistake, to see its cost")
     train.add_argument("--train-size", type=int, help="train on the first N training images only")
 
-    commands.add_parser("list", help="list the experiments behind the site and whether they are cached")
-
-    run = commands.add_parser("run", help="run one experiment, or load it from the cache",
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    run.add_argument("names", nargs="+", metavar="NAME", help="experiment name(s) (see `list`)")
-    run.add_argument("--profile", choices=PROFILES, help="default: $MNIST_TUTORIAL_PROFILE or full")
-    run.add_argument("--refresh", action="store_true", help="run even if the cache holds a result")
-    run.add_argument("--json", action="store_true", help="print the whole result as JSON (no figures)")
-    run.add_argument("--manifest", action="store_true",
-                     help="for tools (the site build): go on after a failure and print, as the "
-                          "last line, JSON mapping each name to its cache entry or its error")
     return parser
 
 
@@ -109,54 +96,6 @@ def _train(args) -> str:
     return f"test accuracy {mean:.2%}{spread}, {args.recipe} recipe, wall time {wall:.1f} s"
 
 
-def _list() -> str:
-    from . import registry
-
-    rows = [(name, "cached" if registry.is_cached(name) else "-", exp.title)
-            for name, exp in registry.experiments().items()]
-    width = max((len(r[0]) for r in rows), default=4)
-    for name, cached, title in rows:
-        print(f"{name:<{width}}  {cached:<6}  {title}")
-    return f"{len(rows)} experiments, cache in {registry.cache_dir()}"
-
-
-def _run(args) -> str:
-    from . import registry
-    from .config import current_profile
-
-    profile = args.profile or current_profile()
-    manifest = {}
-    start = time.perf_counter()
-    for name in args.names:
-        try:
-            result = registry.get_result(name, profile, refresh=args.refresh,
-                                         log=lambda m: print(m, file=sys.stderr, flush=True))
-        except (MNISTDataError, ExperimentError) as error:
-            if not args.manifest:
-                raise
-            manifest[name] = {"error": str(error)}
-            continue
-        path = registry.entry_path(name, result["provenance"]["cache_key"])
-        if path.is_file():
-            manifest[name] = {"path": str(path)}
-        else:  # the package changed while it ran: its result describes no current code
-            manifest[name] = {"error": "the code in mnist_tutorial/ changed while it ran, "
-                                       "so its result was not cached; build again"}
-        if args.json:
-            figures = {k: {"alt": v["alt"], "caption": v["caption"]}
-                       for k, v in result["figures"].items()}
-            print(json.dumps({**result, "figures": figures}, indent=1))
-        elif not args.manifest:
-            print(f"{name} ({profile} profile): computed in "
-                  f"{result['provenance']['wall_time_s']:.1f} s on {result['provenance']['device']}")
-            for key, value in result["metrics"].items():
-                print(f"  {key:<28} {value['text']}")
-    took = time.perf_counter() - start
-    if args.manifest:
-        return json.dumps(manifest)
-    return f"{len(args.names)} experiment(s), {profile} profile, returned in {took:.2f} s"
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -164,17 +103,13 @@ def main(argv: list[str] | None = None) -> int:
             from .data import ensure_mnist
 
             summary = f"MNIST is ready in {ensure_mnist()}: all four checksums match."
-        elif args.command == "train":
-            summary = _train(args)
-        elif args.command == "list":
-            summary = _list()
         else:
-            summary = _run(args)
-    except (MNISTDataError, ExperimentError, ValueError) as error:
+            summary = _train(args)
+    except (MNISTDataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: nothing was written to the cache", file=sys.stderr)
+        print("interrupted", file=sys.stderr)
         return 130
     print(summary)
     return 0

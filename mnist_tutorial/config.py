@@ -1,7 +1,7 @@
 """Frozen configurations that name a run, and the run profiles.
 
-Kept free of torch on purpose: the site build looks up cached results by these
-configs on every rebuild, and importing torch alone takes 2-4 s.
+Kept free of torch on purpose: the site build reads the profile on every rebuild, and
+importing torch alone takes seconds.
 """
 
 from __future__ import annotations

@@ -6,7 +6,3 @@ Torch-free, so the command line can catch them without importing torch.
 
 class MNISTDataError(RuntimeError):
     """The data is missing or damaged. The message says which file and how to fix it."""
-
-
-class ExperimentError(RuntimeError):
-    """An experiment is unknown, or failed; the message says which and why."""

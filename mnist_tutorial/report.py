@@ -70,7 +70,9 @@ def _cell() -> int | None:
     except ImportError:
         return None
     shell = get_ipython()
-    return getattr(shell, "execution_count", None) if shell is not None else None
+    if shell is None:
+        return None
+    return shell.execution_count - 1  # IPython counts the running cell before it runs it
 
 
 def _show(obj) -> None:

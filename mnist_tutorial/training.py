@@ -253,8 +253,12 @@ def _log_epoch(writer, result: TrainResult, epoch: int, steps_per_epoch: int) ->
 
 
 def _progress_bar(total: int, enabled: bool):
-    if not enabled:
+    if not enabled or os.environ.get("TQDM_DISABLE"):  # the site's build sets it
         return None
-    from tqdm.auto import tqdm
+    import warnings
 
-    return tqdm(total=total, unit="step", dynamic_ncols=True, leave=False)
+    with warnings.catch_warnings():  # in Jupyter without ipywidgets: a text bar, no warning
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, unit="step", dynamic_ncols=True, leave=False)

@@ -9,8 +9,9 @@ A home that needs another page's results (the evaluation lesson loads the networ
 training lesson trained) declares it in its jupytext header::
 
     # ---
-    # mnist_tutorial:
-    #   uses: [training]
+    # jupyter:
+    #   mnist_tutorial:
+    #     uses: [training]
     # ---
 
 The build runs ``training`` first and hands its saved files to ``evaluation``; the
@@ -50,13 +51,18 @@ class HomeError(ValueError):
 class Home:
     name: str  # linear_collapse: shortcodes say <!-- metric linear_collapse.KEY -->
     path: Path  # lessons/linear_collapse.py
-    page: str  # lessons/linear-collapse.md, relative to docs/
+    page: str | None  # lessons/linear-collapse.md, relative to docs/
     uses: tuple[str, ...]  # homes whose saved files this one needs
 
     @property
     def slug(self) -> str:
         """The page's stem: the notebook is published as notebooks/<slug>.ipynb."""
-        return Path(self.page).stem
+        return Path(self.page).stem if self.page else self.name.replace("_", "-")
+
+    @property
+    def where(self) -> str:
+        """lessons/linear_collapse.py: how messages name the home."""
+        return f"{self.path.parent.name}/{self.path.name}"
 
     def source(self) -> str:
         return self.path.read_text(encoding="utf-8")
@@ -67,23 +73,25 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
 
 
 def discover(docs: Path = DOCS, homes: Path = HOMES, complete: bool = True) -> dict[str, Home]:
-    """Every page of docs/lessons and docs/exercises with its home, checked both ways
-    (``complete=False``: pages may still lack a home, for running single homes)."""
+    """Every home, with its page under docs/lessons or docs/exercises.
+
+    Every page must have a home. With ``complete`` (the course itself) every home must
+    also have a page; otherwise (a project with some of the pages, a single run) a home
+    without a page gets ``page=None``.
+    """
     pages = {page.stem.replace("-", "_"): page.relative_to(docs).as_posix()
              for folder in PAGE_FOLDERS for page in sorted((docs / folder).glob("*.md"))}
     files = {path.stem: path for path in sorted(homes.glob("*.py"))}
-    missing = [page for name, page in pages.items() if name not in files]
-    if missing and complete:
-        raise HomeError(f"docs/{missing[0]} has no code home: create {homes.name}/"
-                        f"{Path(missing[0]).stem.replace('-', '_')}.py (see CONTRIBUTING.md, "
-                        f"'One lesson, one home')")
+    for name, page in pages.items():
+        if name not in files:
+            raise HomeError(f"docs/{page} has no code home: create {homes.name}/{name}.py "
+                            f"(see CONTRIBUTING.md, 'One lesson, one home')")
+    found = {}
     for name, path in files.items():
-        if name not in pages:
+        if complete and name not in pages:
             raise HomeError(f"{homes.name}/{path.name} belongs to no page: add "
                             f"docs/lessons/{name.replace('_', '-')}.md (or docs/exercises/), "
                             f"or remove it")
-    found = {}
-    for name, path in files.items():
         meta = read_notebook(path).metadata.get(METADATA, {})
         uses = meta.get("uses", [])
         if not isinstance(uses, list) or not all(isinstance(u, str) for u in uses):
@@ -93,7 +101,7 @@ def discover(docs: Path = DOCS, homes: Path = HOMES, complete: bool = True) -> d
             if used not in files:
                 raise HomeError(f"{homes.name}/{path.name} uses {used!r}, which is no home "
                                 f"(known: {', '.join(files)})")
-        found[name] = Home(name, path, pages[name], tuple(uses))
+        found[name] = Home(name, path, pages.get(name), tuple(uses))
     in_order(found, list(found))  # fails on a cycle
     return found
 
@@ -185,10 +193,10 @@ def to_notebook(home: Home) -> nbformat.NotebookNode:
     nb = read_notebook(home.path)
     cells = nb.cells
     if not cells or cells[0].cell_type != "markdown" or not cells[0].source.startswith("# "):
-        raise HomeError(f"{home.path.relative_to(ROOT)}: the first cell must be markdown "
+        raise HomeError(f"{home.where}: the first cell must be markdown "
                         f"starting with the title ('# %% [markdown]' then '# # Title')")
     if "report = Report(" not in home.source():
-        raise HomeError(f"{home.path.relative_to(ROOT)}: a home records its results in "
+        raise HomeError(f"{home.where}: a home records its results in "
                         f"'report = Report(\"{home.name}\", ...)' (see mnist_tutorial/report.py)")
     cells.insert(1, nbformat.v4.new_code_cell(SETUP))
     cells += [nbformat.v4.new_markdown_cell(FINISH_TEXT), nbformat.v4.new_code_cell(FINISH)]

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 import nbformat
+from jupyter_client import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 
@@ -62,7 +63,7 @@ def build(profile: str, names: list[str] | None = None, refresh: tuple[str, ...]
     """An entry for each home in ``names`` (default: all) and the homes they use."""
     if profile not in PROFILES:
         raise BuildError(f"unknown profile {profile!r}; use one of {PROFILES}")
-    homes = homes if homes is not None else discover(complete=names is None)
+    homes = homes if homes is not None else discover(complete=False)
     device = cache.device_kind()
     keys: dict[str, str] = {}
     entries: dict[str, cache.Entry] = {}
@@ -92,15 +93,15 @@ def _environment(work: Path, profile: str) -> dict[str, str]:
 def _failure(home: Home, error: Exception) -> str:
     if isinstance(error, CellExecutionError):
         lines = [line for line in str(error).splitlines() if line.strip()]
-        return (f"{home.path.relative_to(ROOT)} failed in its notebook:\n  "
+        return (f"{home.where} failed in its notebook:\n  "
                 + "\n  ".join(lines[-12:]))
-    return f"{home.path.relative_to(ROOT)}: the kernel died ({error})"
+    return f"{home.where}: the kernel died ({error})"
 
 
 def execute(home: Home, profile: str, key: str, used: list[cache.Entry],
             log: Callable[[str], None] = print) -> cache.Entry:
     """Run ``home``'s notebook in a new kernel and store the entry under ``key``."""
-    log(f"running {home.path.relative_to(ROOT)} ({profile} profile)...")
+    log(f"running {home.where} ({profile} profile)...")
     nb = to_notebook(home)
     with tempfile.TemporaryDirectory(prefix=f"mnist-{home.name}-") as tmp:
         work = Path(tmp)
@@ -114,21 +115,26 @@ def execute(home: Home, profile: str, key: str, used: list[cache.Entry],
                 inherited.add(path.name)
         started = datetime.datetime.now(datetime.timezone.utc)
         start = time.perf_counter()
-        client = NotebookClient(nb, timeout=None, kernel_name="python3", allow_errors=False,
+        # IPC sockets in the run's own folder: nothing listens on the network.
+        kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(work / "kernel"))
+        client = NotebookClient(nb, km=kernel, timeout=None, allow_errors=False,
                                 resources={"metadata": {"path": str(work)}})
         try:
             client.execute(env=_environment(work, profile))
         except (CellExecutionError, DeadKernelError) as error:
             raise BuildError(_failure(home, error)) from None
+        finally:
+            if kernel.has_kernel:  # a kernel manager we made is ours to stop
+                kernel.shutdown_kernel(now=True)
         wall = time.perf_counter() - start
         report = work / "report" / "report.json"
         if not report.is_file():
-            raise BuildError(f"{home.path.relative_to(ROOT)} ran but wrote no report: "
+            raise BuildError(f"{home.where} ran but wrote no report: "
                              f"does it end with report.finish()?")
         files = {p.name: p for p in sorted(checkpoints.iterdir())
                  if p.is_file() and p.name not in inherited}
         provenance = {
-            "home": home.path.relative_to(ROOT).as_posix(),
+            "home": home.where,
             "commit": git_commit(),
             "wall_time_s": round(wall, 1),
             "date": started.isoformat(timespec="seconds"),

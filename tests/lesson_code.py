@@ -1,7 +1,7 @@
 """The code a page shows, for its tests: a code home's definitions, without its run.
 
 ``definitions("linear_collapse")`` executes only the top-level imports, functions,
-classes and UPPER_CASE constants of ``lessons/linear_collapse.py`` (milliseconds), and
+classes and UPPER_CASE constants (two letters or more: ``X`` is data) of ``lessons/linear_collapse.py`` (milliseconds), and
 returns them as a module. The home's runs and claims are tested by running the whole
 notebook (tests/test_notebooks.py and the site build).
 """
@@ -21,7 +21,7 @@ KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.C
 def _is_constant(node: ast.stmt) -> bool:
     targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
     return (isinstance(node, (ast.Assign, ast.AnnAssign)) and
-            all(isinstance(t, ast.Name) and t.id.isupper() for t in targets))
+            all(isinstance(t, ast.Name) and t.id.isupper() and len(t.id) > 1 for t in targets))
 
 
 @functools.cache

@@ -1,13 +1,18 @@
-"""Tests of the activations lesson: hand-written derivatives against torch.autograd."""
+"""Tests of the activations lesson's code: hand-written derivatives against torch.autograd.
+
+The lesson's run and its claims are checked when its notebook runs (test_notebooks.py).
+"""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from lesson_code import definitions
 
-from mnist_tutorial import registry
-from mnist_tutorial.activations import (FUNCTIONS, TORCH_FUNCTIONS, autograd_derivative,
-                                        gradient_norms, shrink_per_layer)
+lesson = definitions("activations")
+FUNCTIONS, TORCH_FUNCTIONS = lesson.FUNCTIONS, lesson.TORCH_FUNCTIONS
+autograd_derivative, gradient_norms = lesson.autograd_derivative, lesson.gradient_norms
+shrink_per_layer = lesson.shrink_per_layer
 
 # A wide range, a dense grid around 0 (the kinks of ReLU and leaky ReLU), and 0 itself.
 X = torch.cat([
@@ -57,13 +62,12 @@ def test_shrink_per_layer_is_the_geometric_mean():
     assert shrink_per_layer([1e-3, 1e-2, 1e-1, 1.0]) == pytest.approx(0.1)
 
 
-def test_activations_experiment_runs_in_the_smoke_profile():
-    result = registry.run_experiment(registry.find("activations"), "smoke")
-    assert result["metrics"]["derivative_error"]["value"] < 1e-12
-    assert {"functions", "gradients"} <= set(result["figures"])
-
-
-def test_mnist_comparison_runs_in_the_smoke_profile(mnist_root):
-    result = registry.run_experiment(registry.find("activations_mnist"), "smoke")
-    rows = result["tables"]["comparison"]["rows"]
-    assert [row[0] for row in rows] == ["ReLU", "leaky ReLU", "GELU", "tanh", "sigmoid"]
+def test_deep_stack_scales_weights_by_the_activation_gain():
+    torch.manual_seed(0)
+    net = lesson.deep_stack("tanh", depth=3, width=512, init="scaled")
+    linears = [layer for layer in net if isinstance(layer, torch.nn.Linear)]
+    assert len(linears) == 4 and linears[-1].out_features == 10
+    assert isinstance(net[1], torch.nn.Tanh)
+    expected = (5 / 3) / 512**0.5  # torch's gain for tanh over sqrt(fan_in)
+    assert float(linears[0].weight.detach().std()) == pytest.approx(expected, rel=0.02)
+    assert float(linears[0].bias.detach().abs().max()) == 0

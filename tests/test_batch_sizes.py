@@ -1,11 +1,15 @@
-"""Tests of exercise 1: loss curves of different batch sizes on one axis."""
+"""Tests of the batch-sizes exercise's code: loss curves of different batch sizes on one axis.
+
+The exercise's runs and claims are checked when its notebook runs (test_notebooks.py).
+"""
 
 from __future__ import annotations
 
 import pytest
+from lesson_code import definitions
 
-from mnist_tutorial import registry
-from mnist_tutorial.experiments.batch_sizes import binned_loss
+lesson = definitions("batch_sizes")
+binned_loss = lesson.binned_loss
 
 
 def test_binned_loss_averages_equal_numbers_of_examples():
@@ -26,20 +30,9 @@ def test_a_bin_must_hold_whole_batches():
         binned_loss([1.0] * 10, batch_size=256, bin_examples=100)
 
 
-def test_the_full_profile_has_no_short_last_batch():
-    config = registry.find("batch_sizes").config("full")
+@pytest.mark.parametrize("profile", ["FULL", "SMOKE"])
+def test_no_epoch_ends_on_a_short_batch(profile):
+    config = getattr(lesson, profile)
     assert all(config.train.train_size % b == 0 for b in config.batch_sizes)
     assert all(config.bin_examples % b == 0 for b in config.batch_sizes)
     assert len(config.seeds) >= 3
-
-
-def test_batch_sizes_experiment_runs_in_the_smoke_profile(mnist_root):
-    result = registry.run_experiment(registry.find("batch_sizes"), "smoke")
-    config = registry.find("batch_sizes").config("smoke")
-    rows = result["tables"]["summary"]["rows"]
-    assert [row[0] for row in rows] == list(config.batch_sizes)
-    for batch in config.batch_sizes:
-        runs = result["histories"][str(batch)]
-        assert len(runs) == len(config.seeds)
-        assert result["metrics"][f"val_accuracy_{batch}"]["std"] is not None
-    assert result["provenance"]["seeds"] == list(config.seeds)

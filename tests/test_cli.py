@@ -1,8 +1,7 @@
-"""The command line: help a learner understands, clean errors, a smoke run and its cache hit."""
+"""The command line: help a learner understands, clean errors, a training summary."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -22,7 +21,7 @@ def test_help_explains_commands_and_environment(capsys):
         main(["--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    for word in ("train", "run", "list", "data", "MNIST_TUTORIAL_DATA", "MNIST_TUTORIAL_PROFILE"):
+    for word in ("train", "data", "MNIST_TUTORIAL_DATA", "MNIST_TUTORIAL_DEVICE"):
         assert word in out
     with pytest.raises(SystemExit):
         main(["train", "--help"])
@@ -35,25 +34,10 @@ def test_missing_data_is_one_clear_line_not_a_traceback(tmp_path):
     assert out.stderr.startswith("error: MNIST is not in") and "Traceback" not in out.stderr
 
 
-def test_unknown_experiment(tmp_path):
-    out = cli("run", "nope", env={"MNIST_TUTORIAL_CACHE": str(tmp_path)})
-    assert out.returncode == 2 and "unknown experiment 'nope'" in out.stderr
-
-
-def test_smoke_run_then_cache_hit(tmp_path, mnist_root):
-    env = {"MNIST_TUTORIAL_CACHE": str(tmp_path), "MNIST_TUTORIAL_PROFILE": "smoke"}
-    first = cli("run", "mlp", env=env)
-    assert first.returncode == 0, first.stderr
-    assert "running experiment 'mlp'" in first.stderr
-    assert first.stdout.startswith("mlp (smoke profile): computed in")
-    second = cli("run", "mlp", env=env)
-    assert second.returncode == 0 and "running experiment" not in second.stderr
-    assert "test_accuracy" in second.stdout
-    manifest = cli("run", "mlp", "nope", "--manifest", env=env)
-    entries = json.loads(manifest.stdout.splitlines()[-1])
-    assert os.path.isfile(entries["mlp"]["path"]) and "unknown experiment" in entries["nope"]["error"]
-    listing = cli("list", env=env)
-    assert any(line.startswith("mlp ") and "cached" in line for line in listing.stdout.splitlines())
+def test_a_device_torch_does_not_have_names_the_setting():
+    out = cli("train", "--epochs", "1", env={"MNIST_TUTORIAL_DEVICE": "tpu"})
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("error: MNIST_TUTORIAL_DEVICE='tpu' is not a device"), out.stderr
 
 
 def test_train_prints_a_summary_line(mnist_root):

@@ -1,14 +1,19 @@
-"""Tests of exercise 4: the small CNN, pixel shuffling, and the experiment."""
+"""Tests of exercise 4 (lessons/cnn.py): the small CNN, its cost, pixel shuffling.
+
+The exercise's run and its claims are checked when its notebook runs (test_notebooks.py).
+"""
 
 from __future__ import annotations
 
 import torch
+from lesson_code import definitions
 from torch import nn
 
-from mnist_tutorial import registry
-from mnist_tutorial.cnn import CNN, multiply_adds, permute_pixels
 from mnist_tutorial.data import MNIST
 from mnist_tutorial.models import MLP, count_parameters
+
+lesson = definitions("cnn")
+CNN, multiply_adds, permute_pixels = lesson.CNN, lesson.multiply_adds, lesson.permute_pixels
 
 
 def test_cnn_returns_one_logit_per_digit():
@@ -63,15 +68,9 @@ def test_permute_pixels_moves_pixels_the_same_way_in_every_image():
     assert torch.equal(shuffled.train_labels, mnist.train_labels)
 
 
-def test_cnn_experiment_runs_in_the_smoke_profile(mnist_root):
-    result = registry.run_experiment(registry.find("cnn"), "smoke")
-    metrics = result["metrics"]
-    assert metrics["parameters"]["value"] == count_parameters(CNN())
-    assert 0 <= metrics["test_accuracy"]["value"] <= 1
-    assert len(result["tables"]["shuffled"]["rows"]) == 2
 
-
-def test_the_full_profile_promises_99_percent():
-    config = registry.find("cnn").config("full")
-    assert config.target_test_accuracy >= 0.99
-    assert config.cnn.train_size is None  # all 50,000 training images
+def test_the_full_profile_trains_on_all_images_and_checks_its_claims():
+    assert lesson.TARGET_TEST_ACCURACY >= 0.99
+    assert lesson.FULL.full_claims and not lesson.SMOKE.full_claims
+    assert lesson.FULL.cnn.train_size is None  # all 50,000 training images
+    assert lesson.FULL.mlp.hidden == (1024, 256)  # the lesson MLP

@@ -1,38 +1,34 @@
-"""The model lesson's code and experiment: registration, __call__ vs forward, parameter count."""
+"""Tests of the model lesson's code: registration, __call__ vs forward, parameter count.
+
+The lesson's run and its claims are checked when its notebook runs (test_notebooks.py).
+"""
 
 from __future__ import annotations
 
+import pytest
 import torch
+from lesson_code import definitions
 
-from mnist_tutorial.experiments.model import (call_vs_forward, parameters_from_sizes,
-                                              registration_counts)
 from mnist_tutorial.models import MLP, count_parameters
 
+lesson = definitions("model")
 
-def test_parameters_from_sizes_matches_torch():
-    for sizes in ([784, 1024, 256, 10], [784, 10], [784, 32, 10]):
-        hidden = tuple(sizes[1:-1])
-        assert parameters_from_sizes(sizes) == count_parameters(MLP(hidden=hidden))
+
+@pytest.mark.parametrize("sizes", [[784, 1024, 256, 10], [784, 10], [784, 32, 10]])
+def test_parameters_from_sizes_matches_torch(sizes):
+    assert lesson.parameters_from_sizes(sizes) == count_parameters(MLP(hidden=tuple(sizes[1:-1])))
 
 
 def test_layers_in_a_plain_list_are_not_registered():
-    assert registration_counts() == (0, 784 * 10 + 10)
+    assert count_parameters(lesson.Forgetful()) == 0
+    assert count_parameters(lesson.Registered()) == 784 * 10 + 10
 
 
 def test_call_runs_hooks_and_forward_does_not():
     net = MLP(hidden=(16,))
     X = torch.randn(3, 1, 28, 28)
-    y_call, y_forward, calls, calls_forward = call_vs_forward(net, X)
+    y_call, y_forward, calls, calls_forward = lesson.call_vs_forward(net, X)
     assert torch.equal(y_call, y_forward)
+    assert y_call.shape == (3, 10)
     assert (calls, calls_forward) == (1, 0)
     assert not net._forward_hooks, "the hook must be removed afterwards"
-
-
-def test_the_experiment_result(mnist_root):
-    from mnist_tutorial import registry
-
-    result = registry.get_result("model", "smoke")
-    assert result["metrics"]["parameters"]["value"] == parameters_from_sizes([784, 1024, 256, 10])
-    assert len(result["tables"]["parameters"]["rows"]) == 6
-    probabilities = [float(row[2]) for row in result["tables"]["logits"]["rows"]]
-    assert abs(sum(probabilities) - 1) < 0.01

@@ -1,166 +1,93 @@
-"""The lesson notebooks: published by the build, linked from their pages, runnable top to bottom.
+"""Every page's notebook: published with its outputs, linked from its page, and runnable.
 
-Each published ``notebooks/*.ipynb`` of the smoke site is executed with nbclient in the
-smoke profile (a few hundred images, one epoch), offline, in a temporary folder, with a
-temporary experiment cache. A failing cell fails the test with the cell's traceback.
-The conversion hook (``hooks/notebooks.py``) is tested directly as well.
+The smoke site (``site_dir``) publishes, for each lesson and exercise, the executed
+notebook of its code home twice: as a page rendered by mkdocs-jupyter and as a download.
+Each download is then run here as a learner would run it: top to bottom in a fresh
+kernel, in an empty folder, with none of the build's variables (no report folder, an
+empty checkpoint folder: the evaluation notebook must train what it needs itself), and
+its last cell must say that the learner's numbers agree with the site's.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import subprocess
-from html.parser import HTMLParser
+import re
 from pathlib import Path
-from urllib.parse import unquote, urljoin
 
+import nbformat
 import pytest
+from bs4 import BeautifulSoup
+from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parent.parent
-SOURCES = sorted((ROOT / "notebooks").glob("*.py"))
-LESSONS = {"lessons/data/": "mnist-data", "lessons/model/": "mnist-model",
-           "lessons/training/": "mnist-training", "lessons/evaluation/": "mnist-evaluation"}
+from conftest import ROOT
+from sitebuild import homes
 
-
-def _hook():
-    spec = importlib.util.spec_from_file_location("notebooks_hook", ROOT / "hooks" / "notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+HOMES = homes.discover()
+PAGES = {home.slug: home for home in HOMES.values()}
 
 
-class _Links(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.links: list[dict] = []
-        self._current: dict | None = None
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "a":
-            self._current = dict(attrs) | {"text": ""}
-            self.links.append(self._current)
-
-    def handle_data(self, data):
-        if self._current is not None:
-            self._current["text"] += data
-
-    def handle_endtag(self, tag):
-        if tag == "a":
-            self._current = None
+def _notebook(site_dir: Path, slug: str) -> nbformat.NotebookNode:
+    return nbformat.read(site_dir / "downloads" / f"{slug}.ipynb", as_version=4)
 
 
-def _page_links(site_dir: Path, page: str) -> list[dict]:
-    parser = _Links()
-    parser.feed((site_dir / page / "index.html").read_text(encoding="utf-8"))
-    return parser.links
+def test_every_page_has_a_notebook_with_outputs(site_dir):
+    assert len(PAGES) == 13
+    for slug, home in PAGES.items():
+        nb = _notebook(site_dir, slug)
+        code = [cell for cell in nb.cells if cell.cell_type == "code"]
+        assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1)), slug
+        assert sum(len(cell.outputs) for cell in code) >= 3, f"{slug}: hardly any output"
+        assert not [o for cell in code for o in cell.outputs if o.output_type == "error"], slug
+        assert "SITE_RESULTS = {" in code[-1].source, f"{slug}: the site's numbers are missing"
+        page = site_dir / "notebooks" / slug / "index.html"
+        assert page.is_file(), f"mkdocs-jupyter rendered no page for {slug}"
+        # The page shows the same outputs: every printed line of the notebook is on it.
+        text = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser").get_text()
+        for cell in code:
+            for output in cell.outputs:
+                for line in output.get("text", "").splitlines()[:3]:
+                    assert line.strip() in text, f"{slug}: {line!r} is not on its page"
 
 
-# ---------------------------------------------------------------- the sources and the hook
-
-def test_every_lesson_has_a_notebook_source():
-    assert sorted(p.stem for p in SOURCES) == sorted(LESSONS.values())
+def test_lesson_pages_link_their_notebook(site_dir):
+    for slug, home in PAGES.items():
+        page = site_dir / Path(home.page).with_suffix("") / "index.html"
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        hrefs = {a["href"] for a in soup.select("a.md-button")}
+        assert f"../../notebooks/{slug}/" in hrefs, f"{home.page}: no link to its notebook"
+        assert f"../../downloads/{slug}.ipynb" in hrefs, f"{home.page}: no download"
+        # Every number on the page links to the notebook cell that computed it.
+        for value in soup.select("a.result-value"):
+            target, _, anchor = value["href"].partition("#")
+            assert re.fullmatch(r"cell-\d+", anchor), value
+            notebook_page = (page.parent / target / "index.html").resolve()
+            ids = {tag["id"] for tag in BeautifulSoup(
+                notebook_page.read_text(encoding="utf-8"), "html.parser").select("[id]")}
+            assert anchor in ids, f"{home.page}: {value['href']} names no cell"
 
 
 def test_no_notebook_or_output_is_committed():
-    tracked = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True,
-                             text=True, check=True).stdout.split()
-    assert tracked == [], f"notebooks are built from notebooks/*.py; remove {tracked}"
+    tracked = os.popen(f"git -C {ROOT} ls-files").read().split()
+    assert not [path for path in tracked if path.endswith(".ipynb")]
 
 
-def test_percent_format_becomes_cells():
-    hook = _hook()
-    text = ("# %% [markdown]\n# # Title\n#\n# Some *text*.\n\n"
-            "# %%\nCOURSE_REPO = None  # filled in\n\n# %%\nx = 1\n\n\nprint(x)\n")
-    notebook = json.loads(hook.to_notebook(text, "demo", repo="octo/course"))
-    cells = notebook["cells"]
-    assert [c["cell_type"] for c in cells] == ["markdown", "code", "code"]
-    assert "".join(cells[0]["source"]) == "# Title\n\nSome *text*."
-    assert "".join(cells[1]["source"]) == 'COURSE_REPO = "octo/course"  # filled in'
-    assert "".join(cells[2]["source"]) == "x = 1\n\n\nprint(x)"
-    assert all(c["outputs"] == [] and c["execution_count"] is None for c in cells[1:])
-    unset = json.loads(hook.to_notebook(text, "demo", repo=""))
-    assert "".join(unset["cells"][1]["source"]).startswith("COURSE_REPO = None")
-
-
-def test_percent_format_errors_are_reported():
-    hook = _hook()
-    with pytest.raises(ValueError, match="must start with"):
-        hook.to_notebook("print(1)\n", "demo")
-    with pytest.raises(ValueError, match="COURSE_REPO"):
-        hook.to_notebook("# %%\nprint(1)\n", "demo")
-    with pytest.raises(ValueError, match="markdown lines"):
-        hook.to_notebook("# %% [markdown]\n# fine\nnot a comment\n", "demo")
-
-
-def test_buttons_link_to_the_notebook_and_colab():
-    hook = _hook()
-    markdown = hook.buttons("mnist-data", "lessons/data.md", "octo/course")
-    assert "](../notebooks/mnist-data.ipynb)" in markdown
-    assert ("https://colab.research.google.com/github/octo/course/blob/gh-pages/"
-            "notebooks/mnist-data.ipynb") in markdown
-    assert "colab" not in hook.buttons("mnist-data", "lessons/data.md", "").lower()
-
-
-# ---------------------------------------------------------------- the built site
-
-def test_download_links_resolve(site_dir):
-    import nbformat
-
-    for page, name in LESSONS.items():
-        links = [a for a in _page_links(site_dir, page) if "download" in a]
-        assert len(links) == 1, f"{page}: expected one download link, found {links}"
-        href = links[0]["href"]
-        target = Path(unquote(urljoin(f"file://{site_dir}/{page}", href)[len("file://"):]))
-        assert target == site_dir / "notebooks" / f"{name}.ipynb", href
-        notebook = nbformat.read(target, as_version=4)
-        nbformat.validate(notebook)
-        assert notebook.cells[0].source.startswith("# "), "the first cell is the title"
-        code = [c for c in notebook.cells if c.cell_type == "code"]
-        assert code and all(not c.outputs and c.execution_count is None for c in code)
-
-
-def test_no_colab_button_without_a_repository(site_dir):
-    if "MNIST_TUTORIAL_GITHUB_REPO" in os.environ:
-        pytest.skip("this run names a repository")
-    for page in LESSONS:
-        assert not [a for a in _page_links(site_dir, page) if "colab" in a.get("href", "")]
-
-
-def test_colab_buttons_and_install_cell_name_the_repository(site_dir, tmp_path):
-    from conftest import build_site
-
-    process = build_site(tmp_path / "site", extra_env={"MNIST_TUTORIAL_GITHUB_REPO": "octo/course"})
-    assert process.returncode == 0, process.stderr[-3000:]
-    for page, name in LESSONS.items():
-        colab = [a["href"] for a in _page_links(tmp_path / "site", page)
-                 if "colab.research.google.com" in a.get("href", "")]
-        assert colab == [f"https://colab.research.google.com/github/octo/course/blob/gh-pages/"
-                         f"notebooks/{name}.ipynb"]
-        notebook = json.loads((tmp_path / "site" / "notebooks" / f"{name}.ipynb").read_text())
-        sources = ["".join(cell["source"]) for cell in notebook["cells"]]
-        assert any('COURSE_REPO = "octo/course"' in source for source in sources)
-        assert not any("COURSE_REPO = None" in source for source in sources)
-
-
-# ---------------------------------------------------------------- running them
-
-@pytest.mark.parametrize("name", sorted(LESSONS.values()))
-def test_notebook_runs_top_to_bottom(name, site_dir, tmp_path, monkeypatch, mnist_root):
-    import nbformat
-    from nbclient import NotebookClient
-
-    monkeypatch.setenv("MNIST_TUTORIAL_PROFILE", "smoke")
-    monkeypatch.setenv("MNIST_TUTORIAL_DOWNLOAD", "0")
-    monkeypatch.setenv("MNIST_TUTORIAL_DATA", str(mnist_root))
-    monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    notebook = nbformat.read(site_dir / "notebooks" / f"{name}.ipynb", as_version=4)
-    client = NotebookClient(notebook, timeout=300, kernel_name="python3", allow_errors=False,
+@pytest.mark.parametrize("slug", sorted(PAGES))
+def test_downloaded_notebook_runs_and_agrees_with_the_site(slug, site_dir, tmp_path, mnist_root):
+    nb = _notebook(site_dir, slug)
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("MNIST_TUTORIAL_REPORT", "MNIST_TUTORIAL_CACHE")}
+    env |= {"MNIST_TUTORIAL_PROFILE": "smoke", "MNIST_TUTORIAL_DOWNLOAD": "0",
+            "MNIST_TUTORIAL_DATA": str(mnist_root), "MPLBACKEND": "Agg", "TQDM_DISABLE": "1",
+            "MNIST_TUTORIAL_CHECKPOINTS": str(tmp_path / "checkpoints")}
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=False,
                             resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()  # raises CellExecutionError with the traceback if a cell fails
-    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
-    assert any(o.output_type == "display_data" and "image/svg+xml" in o.data for o in outputs) \
-        or name == "mnist-model", f"{name} showed no figure"
+    client.execute(env=env)  # raises CellExecutionError, with the traceback, if a cell fails
+    verdict = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    assert "Your run agrees with the site's." in verdict, verdict
+    assert not list(tmp_path.glob("report.json"))  # nothing written for a build
+
+
+def test_results_json_lists_every_home(site_dir):
+    document = json.loads((site_dir / "results.json").read_text(encoding="utf-8"))
+    assert set(document["homes"]) == set(HOMES)

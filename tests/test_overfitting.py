@@ -1,9 +1,14 @@
-"""Tests of exercise 2: early stopping and the overfitting check."""
+"""Tests of the overfitting exercise's code: early stopping and the overfitting check.
+
+The exercise's run and its claim are checked when its notebook runs (test_notebooks.py).
+"""
 
 from __future__ import annotations
 
-from mnist_tutorial import registry
-from mnist_tutorial.experiments.overfitting import early_stopping, is_overfitting
+from lesson_code import definitions
+
+lesson = definitions("overfitting")
+early_stopping, is_overfitting = lesson.early_stopping, lesson.is_overfitting
 
 # A textbook case: training loss falls all along, validation loss is lowest at epoch 4.
 TRAIN = [1.0, 0.6, 0.4, 0.3, 0.2, 0.15, 0.1, 0.07, 0.05, 0.03]
@@ -37,9 +42,7 @@ def test_no_overfitting_when_training_loss_rose_too():
     assert not is_overfitting(TRAIN[:-1] + [0.9], VAL, min_rise=0.2)
 
 
-def test_overfitting_experiment_runs_in_the_smoke_profile(mnist_root):
-    result = registry.run_experiment(registry.find("overfitting"), "smoke")
-    metrics = result["metrics"]
-    assert 1 <= metrics["best_epoch"]["value"] <= metrics["stop_epoch"]["value"]
-    assert metrics["stop_epoch"]["value"] <= metrics["num_epochs"]["value"]
-    assert "curves" in result["figures"]
+def test_the_full_profile_runs_long_enough_to_stop_early():
+    config = lesson.FULL
+    assert config.train.schedule == "constant"  # no schedule to hide the overfitting
+    assert config.train.num_epochs > 2 * config.patience

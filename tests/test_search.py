@@ -1,4 +1,7 @@
-"""Tests of exercise 3: grid and random search by hand (mnist_tutorial.search)."""
+"""Tests of exercise 3: grid and random search by hand (lessons/search.py).
+
+The exercise's run and its claims are checked when its notebook runs (test_notebooks.py).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,15 @@ import math
 import random
 
 import pytest
+from lesson_code import definitions
 
-from mnist_tutorial import registry
-from mnist_tutorial.search import (Choice, IntLogUniform, LogUniform, best_so_far, best_trial,
-                                   grid_search, mlp_config, optuna_search, random_search)
+from mnist_tutorial.config import TrainConfig
+
+lesson = definitions("search")
+Choice, IntLogUniform, LogUniform = lesson.Choice, lesson.IntLogUniform, lesson.LogUniform
+best_so_far, best_trial = lesson.best_so_far, lesson.best_trial
+grid_search, random_search = lesson.grid_search, lesson.random_search
+mlp_config, optuna_search = lesson.mlp_config, lesson.optuna_search
 
 
 def score(params):
@@ -82,8 +90,6 @@ def test_log_uniform_puts_each_decade_equally_likely():
 
 
 def test_a_trial_changes_only_lr_batch_size_and_width():
-    from mnist_tutorial.config import TrainConfig
-
     base = TrainConfig(num_epochs=1, train_size=100)
     config = mlp_config({"lr": 0.01, "batch_size": 32, "width": 200}, base)
     assert (config.lr, config.batch_size, config.hidden) == (0.01, 32, (200, 50))
@@ -102,12 +108,9 @@ def test_optuna_search_stores_its_trials_in_sqlite(tmp_path):
     assert value == max(score(p) for p in calls) and params in calls
 
 
-def test_search_experiment_runs_in_the_smoke_profile(mnist_root):
-    result = registry.run_experiment(registry.find("search"), "smoke")
-    config = registry.find("search").config("smoke")
-    grid_size = math.prod(len(values) for _, values in config.grid)
-    trials = result["tables"]["trials"]["rows"]
-    assert len(trials) == grid_size + config.num_random_trials
-    assert len(result["histories"]["grid"]) == grid_size
-    assert len(result["histories"]["random"]) == config.num_random_trials
-    assert 0 <= result["metrics"]["test_accuracy"]["value"] <= 1
+
+def test_both_searches_get_the_same_budget():
+    for config, budget in ((lesson.FULL, 9), (lesson.SMOKE, None)):
+        grid_size = math.prod(len(values) for _, values in config.grid)
+        assert grid_size == config.num_random_trials == (budget or grid_size)
+    assert lesson.FULL.trial.train_size == 10_000 and lesson.FULL.retrain_size is None

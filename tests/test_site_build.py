@@ -74,8 +74,8 @@ def write_project(tmp_path: Path, pages: dict[str, str], overrides: str,
 def test_smoke_build_says_so_on_every_page(site_dir):
     results = results_of(site_dir)
     assert results["profile"] == "smoke"
-    assert results["experiments"], "results.json lists no experiment"
-    for name, result in results["experiments"].items():
+    assert results["homes"], "results.json lists no home"
+    for name, result in results["homes"].items():
         assert result["provenance"]["profile"] == "smoke", name
 
     pages = html_pages(site_dir)
@@ -106,54 +106,35 @@ def test_home_page_maps_every_lesson_and_exercise(site_dir):
     assert not missing, f"docs/index.md's course map does not link to: {', '.join(missing)}"
 
 
-def test_templates_without_smoke_profile_or_notebook(tmp_path):
-    """No banner on a full build; the notebook button only where page.nb_url is set.
-
-    A stand-in hook plays the two parts that are not ours: hooks/results.py (it sets
-    ``config.extra.mnist_profile``) and mkdocs-jupyter (``page.nb_url``, include_source).
-    """
+def test_templates_without_smoke_profile(tmp_path):
+    """No banner on a full build. A stand-in hook plays hooks/course.py's part in the
+    templates: it sets ``config.extra.mnist_profile``."""
     hook = tmp_path / "stand_in_hook.py"
-    hook.write_text(
-        "class FakeJupyter:\n"
-        "    config = {'include_source': True}\n\n"
-        "def on_config(config):\n"
-        "    config.extra['mnist_profile'] = 'full'\n"
-        "    config.plugins['mkdocs-jupyter'] = FakeJupyter()\n\n"
-        "def on_page_context(context, page, config, nav):\n"
-        "    if page.file.src_uri == 'lessons/nb.md':\n"
-        "        page.nb_url = '/lessons/nb/nb.ipynb'  # as mkdocs-jupyter sets it\n"
-        "    return context\n")
+    hook.write_text("def on_config(config):\n"
+                    "    config.extra['mnist_profile'] = 'full'\n")
     config = write_project(
-        tmp_path, {"index.md": "# Home\n\nNo results here.\n",
-                   "lessons/nb.md": "# A notebook page\n\nText.\n"},
-        f"hooks:\n  - {hook}\nnav:\n  - index.md\n  - lessons/nb.md\n", copy_docs=False)
+        tmp_path, {"index.md": "# Home\n\nNo results here.\n"},
+        f"hooks:\n  - {hook}\nplugins:\n  - search\nnav:\n  - index.md\n", copy_docs=False)
     site = tmp_path / "site"
     process = build_site(site, config=config)
     assert process.returncode == 0, process.stderr[-3000:]
-
-    home, notebook = soup_of(site / "index.html"), soup_of(site / "lessons/nb/index.html")
-    for soup in (home, notebook):
-        assert soup.select_one(".md-banner") is None, "a banner on a full build"
-        assert "(full profile)" in soup.select_one(".mnist-results-note").get_text(" ", strip=True)
-    assert home.select_one(".mnist-notebook-download") is None
-    button = notebook.select_one("a.mnist-notebook-download")
-    assert button is not None and "Download notebook" in button.get_text()
-    # include_source copies the notebook next to the page: the link is its file name.
-    assert button["href"] == "nb.ipynb" and button.has_attr("download")
+    home = soup_of(site / "index.html")
+    assert home.select_one(".md-banner") is None, "a banner on a full build"
+    assert "(full profile)" in home.select_one(".mnist-results-note").get_text(" ", strip=True)
 
 
 # ---------------------------------------------------------------- (b) shortcode errors
 
 
 @pytest.mark.parametrize("page, shortcode, named", [
-    ("lessons/bad-key.md", "<!-- metric mlp.no_such_key -->", "mlp.no_such_key"),
-    ("lessons/bad-experiment.md", "<!-- figure no_such_experiment.loss_curve -->",
-     "no_such_experiment"),
+    ("bad-key.md", "<!-- metric training.no_such_key -->", "no_such_key"),
+    ("bad-home.md", "<!-- figure no_such_home.loss_curve -->", "no_such_home"),
+    ("bad-kind.md", "<!-- Metric training.test_accuracy -->", "malformed shortcode"),
 ])
 def test_unknown_shortcode_fails_the_build(tmp_path, site_dir, page, shortcode, named):
     config = write_project(
         tmp_path, {page: f"# Broken\n\nThe value is {shortcode}.\n"},
-        f"hooks:\n  - {ROOT / 'hooks' / 'results.py'}\n"
+        f"hooks:\n  - {ROOT / 'hooks' / 'course.py'}\n"
         # the page is not in the nav: make that harmless, so only the shortcode can fail
         "validation:\n  nav:\n    omitted_files: info\n")
     process = build_site(tmp_path / "site", config=config)
@@ -267,7 +248,7 @@ def test_asset_checker_flags_other_hosts_and_missing_files(tmp_path, site_dir):
 
 
 def test_pages_show_exactly_the_results(site_dir):
-    experiments = results_of(site_dir)["experiments"]
+    published = results_of(site_dir)["homes"]
     seen = {"metric": 0, "figure": 0, "table": 0, "provenance": 0}
     for page in html_pages(site_dir):
         if page.name == "404.html":
@@ -278,8 +259,8 @@ def test_pages_show_exactly_the_results(site_dir):
         assert leftover is None, f"{where}: shortcode left in the page: {leftover.group(0)}"
         for element in BeautifulSoup(html, "html.parser").select("[data-result]"):
             name, _, key = element["data-result"].partition(".")
-            assert name in experiments, f"{where}: {element['data-result']} not in results.json"
-            result, classes = experiments[name], element.get("class", [])
+            assert name in published, f"{where}: {element['data-result']} not in results.json"
+            result, classes = published[name], element.get("class", [])
             if "result-value" in classes:
                 assert element.get_text() == result["metrics"][key]["text"], where
                 seen["metric"] += 1

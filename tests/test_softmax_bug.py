@@ -1,4 +1,8 @@
-"""The training lesson's softmax experiment: the loss floor and the squashed gradient."""
+"""The training lesson's softmax mistake: the loss floor and the squashed gradient.
+
+The runs and the lesson's claims are checked when lessons/training.py runs as a
+notebook (tests/test_notebooks.py and the site build).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,11 @@ import math
 
 import pytest
 import torch
+from lesson_code import definitions
 from torch import nn
 
-from mnist_tutorial.experiments.softmax_bug import FULL, SMOKE, first_step_gradient_norms, loss_floor
+lesson = definitions("training")
+loss_floor, first_step_gradient_norms = lesson.loss_floor, lesson.first_step_gradient_norms
 
 
 @pytest.mark.parametrize("num_classes", [2, 10, 100])
@@ -29,13 +35,18 @@ def test_no_softmax_output_reaches_below_the_floor():
 def test_the_buggy_gradient_is_smaller(mnist_root):
     from mnist_tutorial.data import load_mnist
 
-    right, wrong = first_step_gradient_norms(SMOKE.train, load_mnist(mnist_root))
+    config = lesson.SMOKE.plain
+    right, wrong = first_step_gradient_norms(config, load_mnist(mnist_root))
     assert 0 < wrong < right
+    again = first_step_gradient_norms(config, load_mnist(mnist_root))
+    assert again == (right, wrong)  # the same weights and batch every time
 
 
-def test_configs_differ_from_mlp_plain_only_in_size():
-    from mnist_tutorial.experiments.training import PLAIN
+def test_the_recipes_are_the_librarys_and_smoke_only_shrinks_them():
+    from mnist_tutorial.config import TrainConfig
 
-    assert FULL.train == PLAIN.train
-    assert SMOKE.train == PLAIN.train.smoke()
-    assert not FULL.train.softmax_output
+    full, smoke = lesson.FULL, lesson.SMOKE
+    assert full.final == TrainConfig.recipe("final") and full.plain == TrainConfig.recipe("plain")
+    assert smoke.final == full.final.smoke() and smoke.plain == full.plain.smoke()
+    assert not full.plain.softmax_output  # the plain runs are the correct network
+    assert smoke.seeds == full.seeds == (0, 1, 2)

@@ -66,11 +66,17 @@ def test_evaluate_counts_correctly_in_eval_mode():
     assert loss == pytest.approx(nn.functional.cross_entropy(y_hat, y).item(), rel=1e-5)
 
 
-def test_device_choice():
+def test_device_choice(monkeypatch):
+    monkeypatch.delenv("MNIST_TUTORIAL_DEVICE", raising=False)
     assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="no CUDA GPU"):
+        with pytest.raises(ValueError, match="torch sees no cuda device"):
             pick_device("cuda")
+    monkeypatch.setenv("MNIST_TUTORIAL_DEVICE", "cpu")  # the setting the lessons' notebooks honour
+    assert pick_device() == torch.device("cpu")
+    monkeypatch.setenv("MNIST_TUTORIAL_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="MNIST_TUTORIAL_DEVICE='tpu' is not a device"):
+        pick_device()
 
 
 def test_unknown_recipe_and_schedule_are_clear_errors(mnist):

@@ -1,9 +1,10 @@
-"""mnist_tutorial.backprop: the hand-written backward pass against torch.autograd.
+"""Tests of the backpropagation lesson's code: the hand-written backward pass against
+torch.autograd.
 
 Like micrograd's tests: the same network, the same numbers, gradients from our code and
 from autograd, compared in float64 for several shapes, every parameter (biases included).
-Finite differences are checked on a tiny network, and the lesson's experiment runs in
-its smoke profile.
+Finite differences are checked on a tiny network. The lesson's run and its claims are
+checked when its notebook runs (test_notebooks.py).
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from lesson_code import definitions
 
-from mnist_tutorial import registry
-from mnist_tutorial.backprop import (NAMES, autograd_gradient, backward, check_against_autograd,
-                                     cross_entropy, forward, init_params, input_gradient, loss_of,
-                                     matmul_counts, max_relative_error, numerical_gradient,
-                                     toy_data, train_step, weight_decay)
+lesson = definitions("backpropagation")
+NAMES, autograd_gradient, backward = lesson.NAMES, lesson.autograd_gradient, lesson.backward
+check_against_autograd, cross_entropy = lesson.check_against_autograd, lesson.cross_entropy
+forward, init_params, input_gradient = lesson.forward, lesson.init_params, lesson.input_gradient
+loss_of, matmul_counts, max_relative_error = lesson.loss_of, lesson.matmul_counts, lesson.max_relative_error
+numerical_gradient, toy_data, train_step = lesson.numerical_gradient, lesson.toy_data, lesson.train_step
+weight_decay = lesson.weight_decay
 
 SHAPES = [(1, 3, 4, 2), (5, 7, 16, 4), (32, 20, 64, 10), (64, 784, 128, 10), (3, 1, 1, 2)]
 
@@ -40,7 +44,8 @@ def test_gradients_match_autograd(batch_size, d_in, d_hidden, d_out):
         assert grads[name].dtype == torch.float64
         torch.testing.assert_close(grads[name], reference[name], rtol=1e-10, atol=1e-14,
                                    msg=lambda m, name=name: f"{name}: {m}")
-    assert check_against_autograd(batch_size, d_in, d_hidden, d_out) < 1e-12
+    loss_error, grad_error = check_against_autograd(batch_size, d_in, d_hidden, d_out)
+    assert loss_error < 1e-13 and grad_error < 1e-12
 
 
 def test_bias_gradients_are_not_trivial():
@@ -117,9 +122,10 @@ def test_matmul_counts():
     assert matmul_counts((4, 3, 2), 5, input_gradient=True)[1] == 2 * forward_count
 
 
-def test_experiment_runs_in_the_smoke_profile():
-    result = registry.run_experiment(registry.find("backprop"), "smoke")
-    assert float(result["metrics"]["max_check_error"]["value"]) < 1e-12
-    assert {"graph", "timing"} <= set(result["figures"])
-    timing = result["histories"]["timing"]
-    assert [row["fd_passes"] for row in timing] == [2 * row["parameters"] for row in timing]
+def test_check_against_autograd_catches_a_wrong_backward_pass(monkeypatch):
+    """A forgotten 1/B in the loss gradient must show up as a large difference."""
+    def forgetful(logits, y):
+        loss, dlogits = cross_entropy(logits, y)
+        return loss, dlogits * logits.shape[0]
+    monkeypatch.setitem(check_against_autograd.__globals__, "cross_entropy", forgetful)
+    assert check_against_autograd(16, 10, 32, 3)[1] > 1

@@ -1,0 +1,191 @@
+# %% [markdown]
+# # Batch sizes
+#
+# The solution of the exercise *Batch sizes* (try it yourself first): the lesson MLP
+# trained with batch sizes 16 to 1024, the same epochs on the same images, three seeds
+# each, compared per example seen and per second. Every number the page quotes is
+# computed here. About 20 s on a laptop CPU; set `MNIST_TUTORIAL_PROFILE=smoke` for a
+# quicker run.
+
+# %%
+import dataclasses
+import statistics
+from dataclasses import dataclass
+
+import numpy as np
+
+from mnist_tutorial import plots
+from mnist_tutorial.config import TrainConfig, current_profile
+from mnist_tutorial.data import load_mnist
+from mnist_tutorial.report import Report, format_value
+from mnist_tutorial.training import pick_device, train_model
+
+
+@dataclass(frozen=True)
+class Config:
+    train: TrainConfig  # the plain recipe; batch_size and seed are replaced in each run
+    batch_sizes: tuple[int, ...] = (16, 64, 256, 1024)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    bin_examples: int = 1024  # one point of each loss curve per this many examples
+    check_claims: bool = True  # the smoke profile's runs are too short to show the claims
+
+
+# 8,192 = 8 x 1024 images: every batch size divides it, so no epoch ends on a short batch.
+FULL = Config(TrainConfig.recipe("plain", num_epochs=2, train_size=8192))
+SMOKE = Config(TrainConfig.recipe("plain", num_epochs=1, train_size=1024, val_size=256,
+                                  test_size=256), check_claims=False)
+CONFIG = FULL if current_profile() == "full" else SMOKE
+
+device = pick_device()
+report = Report("batch_sizes", seeds=CONFIG.seeds, device=device)
+print(CONFIG)
+
+# %% [markdown]
+# ## One axis for every batch size
+#
+# Step $t$ of a run with batch size $B$ has seen $t \cdot B$ examples. Averaging the
+# per-step losses over blocks of `bin_examples` examples gives every curve the same
+# points on that axis.
+
+# %%
+# --8<-- [start:examples_seen]
+def binned_loss(step_loss, batch_size: int, bin_examples: int) -> list[float]:
+    """Mean training loss over each run of ``bin_examples`` examples seen.
+
+    Step ``i`` has seen ``(i + 1) * batch_size`` examples: on that axis runs with
+    different batch sizes share one domain, and binning gives them the same points.
+    """
+    if bin_examples % batch_size:
+        raise ValueError(f"bin_examples={bin_examples} is not a multiple of the batch size "
+                         f"{batch_size}")
+    steps_per_bin = bin_examples // batch_size
+    return [sum(step_loss[i:i + steps_per_bin]) / steps_per_bin
+            for i in range(0, len(step_loss) - steps_per_bin + 1, steps_per_bin)]
+# --8<-- [end:examples_seen]
+
+
+# %% [markdown]
+# ## The runs
+#
+# The training lesson's `train_model`, once per batch size and seed. Each run keeps the
+# loss of every step, the seconds of every epoch and the validation loss and accuracy
+# after every epoch.
+
+# %%
+mnist = load_mnist()
+# --8<-- [start:runs]
+runs = {batch_size: [train_model(dataclasses.replace(CONFIG.train, batch_size=batch_size,
+                                                      seed=seed),
+                                 mnist, device=device)
+                     for seed in CONFIG.seeds]
+        for batch_size in CONFIG.batch_sizes}
+# --8<-- [end:runs]
+train_size = CONFIG.train.train_size or 50_000
+for batch_size, seed_runs in runs.items():
+    report.history(f"batch_{batch_size}", [r.history() for r in seed_runs])
+
+# %% [markdown]
+# ## Time per epoch and validation accuracy
+
+# %%
+def mean_std_text(values, scale=1.0, digits=2, suffix=""):
+    """'mean ± std' of per-seed values, with no-break spaces (for a table cell)."""
+    return (f"{statistics.fmean(values) * scale:.{digits}f} ± "
+            f"{statistics.pstdev(values) * scale:.{digits}f}{suffix}").replace(" ", "\u00a0")
+
+
+rows, acc, sec, val_acc = [], {}, {}, {}
+for batch_size, seed_runs in runs.items():
+    epoch_s = [s for r in seed_runs for s in r.epoch_seconds]
+    val_acc[batch_size] = [r.epoch_val_accuracy[-1] for r in seed_runs]
+    rows.append([batch_size, -(-train_size // batch_size),
+                 mean_std_text(epoch_s),
+                 format_value(train_size / statistics.fmean(epoch_s), "count"),
+                 mean_std_text([r.epoch_val_loss[-1] for r in seed_runs], digits=3),
+                 mean_std_text(val_acc[batch_size], 100, 2, "\u00a0%")])
+    acc[batch_size] = report.metric(f"val_accuracy_{batch_size}", val_acc[batch_size],
+                                    "percent", 2)
+    sec[batch_size] = report.metric(f"seconds_per_epoch_{batch_size}",
+                                    statistics.fmean(epoch_s), "seconds", 2)
+
+num_epochs = CONFIG.train.num_epochs
+report.table(
+    "summary",
+    ["batch size", "steps per epoch", "seconds per epoch", "images per second",
+     "validation loss", "validation accuracy"],
+    rows,
+    f"{num_epochs} epoch{'s' if num_epochs != 1 else ''} on {format_value(train_size, 'count')} "
+    f"training images, Adam at a constant lr {CONFIG.train.lr:g}; validation after the last "
+    f"epoch; mean ± std over {len(CONFIG.seeds)} seeds. Times measured when this page was "
+    "built.")
+
+# %% [markdown]
+# ## What the page claims
+#
+# Small batches make more updates per epoch and end lower; the best accuracy is at a
+# batch size in between; an epoch costs more time at small batches.
+
+# %%
+small, large = min(CONFIG.batch_sizes), max(CONFIG.batch_sizes)
+last_epoch_loss = {b: statistics.fmean(r.epoch_train_loss[-1] for r in seed_runs)
+                   for b, seed_runs in runs.items()}
+best = max(acc, key=acc.get)
+report.metric("num_epochs", num_epochs, "count")
+report.metric("train_size", train_size, "count")
+report.metric("num_seeds", len(CONFIG.seeds), "count")
+report.metric("examples_seen", train_size * num_epochs, "count")
+report.metric("slowdown", sec[small] / sec[large], "number", 0)
+report.metric("best_batch_size", best, "count")
+report.metric("best_val_accuracy", val_acc[best], "percent", 2)
+# What one epoch on all 50,000 images would cost at the smallest batch, all seeds.
+report.metric("full_epoch_seconds_small", sec[small] * 50_000 / train_size * len(CONFIG.seeds),
+              "seconds", 0)
+if CONFIG.check_claims:
+    report.check(acc[small] > acc[large],
+                 f"batch {small} beats batch {large} in validation accuracy after the same epochs")
+    report.check(max(last_epoch_loss, key=last_epoch_loss.get) == large,
+                 f"batch {large} ends with the highest training loss")
+    report.check(best not in (small, large),
+                 "the best validation accuracy is at a batch size in between")
+    report.check(sec[small] > sec[large],
+                 f"an epoch at batch {small} takes longer than at batch {large}")
+
+# %% [markdown]
+# ## Per example seen and per second
+
+# %%
+with plots.figure(1, 2, figsize=(9.5, 3.8), layout="constrained") as (fig, (left, right)):
+    for batch_size, seed_runs in runs.items():
+        binned = [binned_loss(r.step_loss, batch_size, CONFIG.bin_examples) for r in seed_runs]
+        mean, std = plots.mean_std(binned)  # (num_bins,)
+        x = np.arange(1, len(mean) + 1) * CONFIG.bin_examples  # examples seen
+        line, = left.plot(x, mean, lw=1.3, marker="o" if len(x) < 4 else None,
+                          label=f"batch {batch_size}")
+        left.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.25, lw=0)
+        seconds = np.cumsum(plots.mean_std([r.epoch_seconds for r in seed_runs])[0])
+        val_mean, val_std = plots.mean_std([r.epoch_val_loss for r in seed_runs])
+        right.errorbar(seconds, val_mean, yerr=val_std, marker="o", capsize=3,
+                       color=line.get_color(), label=f"batch {batch_size}")
+    for ax in (left, right):
+        ax.set_yscale("log")
+        ax.legend(frameon=False, fontsize=8)
+    left.set_xlabel("examples seen (steps × batch size)")
+    left.set_ylabel("training loss (log scale)")
+    left.set_title(f"mean ± std over {len(CONFIG.seeds)} seeds, "
+                   f"binned per {CONFIG.bin_examples:,} examples", fontsize=9)
+    right.set_xlabel("training time (seconds, cumulative)")
+    right.set_ylabel("validation loss (log scale)")
+    right.set_title("after each epoch", fontsize=9)
+    report.figure(
+        "curves", fig,
+        alt=(f"Two charts. Left: training loss against examples seen (up to "
+             f"{train_size * num_epochs:,}) for batch sizes "
+             f"{', '.join(map(str, CONFIG.batch_sizes))}; batch {large} ends highest, at "
+             f"{last_epoch_loss[large]:.3f} in its last epoch, batch {small} at "
+             f"{last_epoch_loss[small]:.3f}. Right: validation loss against training time; "
+             f"batch {small} ends at {acc[small]:.1%} validation accuracy after "
+             f"{sec[small] * num_epochs:.0f} s, batch {large} at {acc[large]:.1%} after "
+             f"{sec[large] * num_epochs:.0f} s."),
+        caption=(f"Left: training loss on a common axis, examples seen, mean ± std over "
+                 f"{len(CONFIG.seeds)} seeds. Right: validation loss after each epoch against "
+                 "the time spent training (mean ± std)."))

@@ -1,0 +1,269 @@
+# %% [markdown]
+# # The data: MNIST
+#
+# The code and the runs of the lesson *The data: MNIST*: load the 70,000 handwritten
+# digits, look at them, split them into training, validation and test images, check the
+# normalisation constants and batch the images with a `DataLoader`. Every number the
+# lesson quotes is computed here. Nothing is trained: a few seconds on a laptop CPU.
+#
+# MNIST is by Yann LeCun, Corinna Cortes and Christopher J. C. Burges, licensed
+# CC BY-SA 3.0. If it is not on your machine yet, the first cell that loads it downloads
+# it (about 11 MB) into `~/.cache/mnist_tutorial`, or into the folder named by the
+# environment variable `MNIST_TUTORIAL_DATA`.
+
+# %%
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import random_split
+
+from mnist_tutorial import plots
+from mnist_tutorial.config import current_profile
+from mnist_tutorial.data import (MEAN, NUM_TRAIN, NUM_VAL, SHA256, STD, TensorBatches,
+                                 ensure_mnist, lesson_loader, load_mnist, split_indices)
+from mnist_tutorial.report import Report, format_value
+
+
+@dataclass(frozen=True)
+class Config:
+    num_samples: int = 24  # digits in the sample grid (3 rows of 8)
+    batch_size: int = 256
+    tolerance: float = 5e-4  # how close the measured mean/std must be to the constants
+    shuffle_seed: int = 0
+
+
+FULL = Config()
+SMOKE = FULL  # nothing is trained: both profiles look at all of MNIST
+CONFIG = FULL if current_profile() == "full" else SMOKE
+
+report = Report("data")
+print(CONFIG)
+
+# %% [markdown]
+# ## Where the data lives
+#
+# `ensure_mnist` finds the four files (or downloads them) and checks each against its
+# published SHA-256; `load_mnist` decodes them into tensors.
+
+# %%
+folder = ensure_mnist()
+mnist = load_mnist()
+print("training images:", tuple(mnist.train_images.shape), mnist.train_images.dtype)  # (60000, 28, 28)
+print("test images:    ", tuple(mnist.test_images.shape), mnist.test_images.dtype)  # (10000, 28, 28)
+print("pixel values from", mnist.train_images.min().item(), "to", mnist.train_images.max().item())
+
+files = [[name, format_value((folder / name).stat().st_size, "count"), f"{SHA256[name][:16]}…"]
+         for name in SHA256]
+report.table("files", ["file", "bytes", "SHA-256 (first 16 hex digits)"], files,
+             f"The four files in MNIST/{folder.name}/, each checked against its SHA-256.")
+
+# %% [markdown]
+# ## Training, validation and test
+#
+# 10,000 of the 60,000 training images are kept aside for validation. A seeded generator
+# makes the split the same on every run; this is how `random_split` draws it:
+
+# %%
+# --8<-- [start:random_split]
+def split_with_random_split(num_items=60_000, num_val=10_000, seed=0):
+    """The train/validation split as the lessons write it, with ``random_split``."""
+    generator = torch.Generator().manual_seed(seed)  # the same split on every run
+    train, val = random_split(range(num_items), [num_items - num_val, num_val],
+                              generator=generator)
+    return train.indices, val.indices
+# --8<-- [end:random_split]
+
+
+# %% [markdown]
+# The package's `split_indices` draws the same split without building a `Dataset` first.
+
+# %%
+train_idx, val_idx = split_indices(len(mnist.train_labels))  # (50000,), (10000,)
+lesson_train, lesson_val = split_with_random_split(len(mnist.train_labels), NUM_VAL)
+
+report.metric("num_train_files", len(mnist.train_labels), "count")
+report.metric("num_train", len(train_idx), "count")
+report.metric("num_val", len(val_idx), "count")
+report.metric("num_test", len(mnist.test_labels), "count")
+report.check(torch.equal(torch.tensor(lesson_train), train_idx)
+             and torch.equal(torch.tensor(lesson_val), val_idx),
+             "split_indices draws exactly the split random_split draws with the same seed")
+report.check(len(train_idx) == NUM_TRAIN and len(val_idx) == NUM_VAL
+             and not set(train_idx.tolist()) & set(val_idx.tolist()),
+             "the split is 50,000 + 10,000 disjoint images")
+
+# %% [markdown]
+# ## What the images look like
+
+# %%
+def sample_grid(images, labels, rows: int, cols: int) -> str:
+    """uint8 images (N, 28, 28) in a grid, each titled with its label (SVG text)."""
+    with plots.figure(rows, cols, figsize=(cols * 0.9, rows * 1.05)) as (fig, axes):
+        for ax, image, label in zip(axes.flat, images, labels):
+            ax.imshow(image.numpy(), cmap="gray_r", vmin=0, vmax=255)
+            ax.set_title(str(int(label)), fontsize=10, pad=2)
+            ax.set_axis_off()
+        return plots.to_svg(fig)
+
+
+n = CONFIG.num_samples
+sample_labels = mnist.train_labels[train_idx[:n]]  # (n,)
+labels_text = ", ".join(str(int(v)) for v in sample_labels)
+report.figure(
+    "samples", sample_grid(mnist.train_images[train_idx[:n]], sample_labels, 3, n // 3),
+    alt=(f"A grid of the first {n} training images, handwritten digits in dark ink on "
+         f"white, each titled with its label: {labels_text}."),
+    caption=f"The first {n} images of the training split, with their labels (raw pixels, "
+            f"before normalisation).")
+
+# %% [markdown]
+# ## Class balance
+#
+# How many images of each digit does each part of the data hold?
+
+# %%
+def balance_chart(counts: dict) -> str:
+    """Share of each digit per part of the data, from ``{part: [count per digit]}`` (SVG text)."""
+    digits = np.arange(10)
+    width = 0.8 / len(counts)
+    with plots.figure(figsize=(7, 3.2)) as (fig, ax):
+        for i, (name, per_digit) in enumerate(counts.items()):
+            share = 100 * np.asarray(per_digit) / sum(per_digit)
+            ax.bar(digits + (i - (len(counts) - 1) / 2) * width, share, width, label=name)
+        ax.axhline(10, color="black", lw=0.8, ls="--", label="perfect balance (10 %)")
+        ax.set_xticks(digits)
+        ax.set_xlabel("digit")
+        ax.set_ylabel("share of the images (%)")
+        ax.set_ylim(0, 14)
+        ax.legend(frameon=False, ncol=4, loc="upper center", fontsize=8)
+        return plots.to_svg(fig)
+
+
+# %%
+counts = {
+    "training": torch.bincount(mnist.train_labels[train_idx], minlength=10).tolist(),
+    "validation": torch.bincount(mnist.train_labels[val_idx], minlength=10).tolist(),
+    "test": torch.bincount(mnist.test_labels, minlength=10).tolist(),
+}
+train_counts = counts["training"]
+rarest = min(range(10), key=train_counts.__getitem__)
+commonest = max(range(10), key=train_counts.__getitem__)
+report.metric("rarest_digit", rarest, "count")
+report.metric("rarest_count", train_counts[rarest], "count")
+report.metric("commonest_digit", commonest, "count")
+report.metric("commonest_count", train_counts[commonest], "count")
+report.table("class_counts", ["digit", "training", "validation", "test"],
+             [[d, counts["training"][d], counts["validation"][d], counts["test"][d]]
+              for d in range(10)],
+             "Images per digit in each part of the data.")
+
+shares = [c / sum(per_digit) for per_digit in counts.values() for c in per_digit]
+report.figure(
+    "class_balance", balance_chart(counts),
+    alt=(f"Bar chart of the share of each digit in the training, validation and test "
+         f"images; every share lies between {100 * min(shares):.1f} % and "
+         f"{100 * max(shares):.1f} %, close to the 10 % line. In the training split digit "
+         f"{commonest} is the most frequent ({train_counts[commonest]:,} images) and digit "
+         f"{rarest} the rarest ({train_counts[rarest]:,})."),
+    caption="Share of each digit in the three parts of the data.")
+
+# %% [markdown]
+# ## Normalisation
+#
+# `transforms.Normalize((MEAN,), (STD,))` needs the mean and standard deviation of the
+# training pixels, scaled to [0, 1]. Measure them and compare with the constants of
+# `mnist_tutorial.data`.
+
+# %%
+# --8<-- [start:pixel_stats]
+def pixel_stats(images):
+    """Mean and standard deviation of all pixels of uint8 ``images`` scaled to [0, 1]."""
+    X = images.float() / 255  # (N, 28, 28) in [0, 1]
+    return X.mean().item(), X.std().item()
+# --8<-- [end:pixel_stats]
+
+
+# %%
+mean, std = pixel_stats(mnist.train_images[train_idx])
+mean_all, std_all = pixel_stats(mnist.train_images)
+gap = max(abs(mean - MEAN), abs(std - STD))
+print(f"constants: mean {MEAN}, std {STD}")
+report.metric("pixel_mean", mean, digits=4)
+report.metric("pixel_std", std, digits=4)
+report.metric("pixel_mean_all", mean_all, digits=4)
+report.metric("pixel_std_all", std_all, digits=4)
+report.metric("stats_gap", gap, digits=5)
+report.metric("tolerance", CONFIG.tolerance, digits=4)
+report.check(gap <= CONFIG.tolerance,
+             "the training split's pixel mean and std are within the tolerance of data.MEAN/STD")
+report.check((round(mean_all, 4), round(std_all, 4)) == (MEAN, STD),
+             "all 60,000 training images give data.MEAN and data.STD to four decimals")
+
+# %% [markdown]
+# ## Batches: `Dataset` and `DataLoader`
+#
+# The training loader shuffles every epoch; the test loader keeps the stored order, so
+# that the i-th prediction belongs to the i-th test image.
+
+# %%
+batch_size = CONFIG.batch_size
+images, labels = mnist.train_images[train_idx], mnist.train_labels[train_idx]
+train_loader = lesson_loader(images, labels, batch_size, shuffle=True, seed=CONFIG.shuffle_seed)
+test_loader = lesson_loader(mnist.test_images, mnist.test_labels, batch_size, shuffle=False)
+
+X, y = next(iter(train_loader))  # (B, 1, 28, 28), (B,)
+print("one batch: X", tuple(X.shape), X.dtype, "| y", tuple(y.shape), y.dtype)
+report.check(X.shape == (batch_size, 1, 28, 28) and X.dtype == torch.float32
+             and y.shape == (batch_size,),
+             "a batch is X of shape (B, 1, 28, 28) in float32 and y of shape (B,)")
+
+num_batches = len(train_loader)
+report.metric("batch_size", batch_size, "count")
+report.metric("batches_per_epoch", num_batches, "count")
+report.metric("last_batch", len(images) - (num_batches - 1) * batch_size, "count")
+batch_mean = report.metric("batch_mean", X.mean().item(), digits=3)
+batch_std = report.metric("batch_std", X.std().item(), digits=3)
+report.check(abs(batch_mean) <= 0.05 and abs(batch_std - 1) <= 0.05,
+             "a normalised batch has mean near 0 and standard deviation near 1")
+
+# %% [markdown]
+# The first labels of two passes over each loader:
+
+# %%
+def first_labels(loader, n: int = 8) -> str:
+    """The labels of the first ``n`` images of a new pass over ``loader``."""
+    _, y = next(iter(loader))
+    return " ".join(str(int(v)) for v in y[:n])
+
+
+order = {"train": [first_labels(train_loader) for _ in range(2)],
+         "test": [first_labels(test_loader) for _ in range(2)]}
+report.table("loader_order",
+             ["loader", "shuffle", "first 8 labels, epoch 1", "first 8 labels, epoch 2"],
+             [["training", "True", *order["train"]], ["test", "False", *order["test"]]],
+             "The first batch of two passes over each loader.")
+report.check(order["train"][0] != order["train"][1] and order["test"][0] == order["test"][1],
+             "the training loader gives a new order every epoch, the test loader the stored one")
+
+# %% [markdown]
+# The training code of the course cuts its batches from one pre-normalised tensor
+# (`TensorBatches`) instead of decoding every image through PIL: it must give the same
+# pixel values.
+
+# %%
+fast = next(iter(TensorBatches(mnist.test_images, mnist.test_labels, batch_size,
+                               shuffle=False)))[0]  # (B, 1, 28, 28)
+slow = next(iter(test_loader))[0]  # (B, 1, 28, 28)
+report.check(torch.allclose(fast, slow, atol=1e-5),
+             "TensorBatches and the lesson's transform give the same pixel values")
+
+# %% [markdown]
+# ## Try it
+#
+# * Change `batch_size` to 64: how many batches per epoch now, and how big is the last one?
+# * Show the 24 *test* images: `SVG(sample_grid(mnist.test_images[:24], mnist.test_labels[:24], 3, 8))`
+#   (with `from IPython.display import SVG`).
+# * `lesson_transform()` of `mnist_tutorial.data` is the `ToTensor` + `Normalize`
+#   pipeline; apply it to one image turned into a PIL image (`ImageDataset` of the same
+#   module shows how; `??ImageDataset` after importing it).

@@ -1,0 +1,277 @@
+"""The build machinery: homes and pages, notebooks from homes, the cache, running homes.
+
+Small homes are written into temporary folders, so these tests run in seconds and never
+touch the course's cache; the course's own homes are checked by the site build and
+tests/test_notebooks.py.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import nbformat
+import pytest
+
+from sitebuild import cache, homes, run
+
+HOME = '''\
+# %% [markdown]
+# # {title}
+
+# %%
+from mnist_tutorial.report import Report
+
+report = Report("{name}")
+VALUE = {value}
+
+# %%
+# --8<-- [start:shown]
+def double(x):
+    return 2 * x
+# --8<-- [end:shown]
+
+
+report.metric("doubled", double(VALUE))
+report.check(double(VALUE) > 0, "doubling a positive number stays positive")
+'''
+
+
+def write_course(tmp_path, pages: dict[str, str]) -> tuple:
+    """docs/lessons/<page>.md and lessons/<home>.py for each home -> source."""
+    docs, lessons = tmp_path / "docs", tmp_path / "lessons"
+    (docs / "lessons").mkdir(parents=True)
+    lessons.mkdir()
+    for name, source in pages.items():
+        (docs / "lessons" / f"{name.replace('_', '-')}.md").write_text(f"# {name}\n")
+        (lessons / f"{name}.py").write_text(source)
+    return docs, lessons
+
+
+@pytest.fixture
+def course(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path / "cache"))
+    docs, lessons = write_course(tmp_path, {
+        "first_page": HOME.format(title="First", name="first_page", value=3),
+        "second_page": "# ---\n# jupyter:\n#   mnist_tutorial:\n#     uses: [first_page]\n# ---\n\n"
+                       + HOME.format(title="Second", name="second_page", value=5),
+    })
+    return docs, lessons
+
+
+# ---------------------------------------------------------------- homes and pages
+
+
+def test_the_course_has_one_home_per_page():
+    found = homes.discover()
+    assert len(found) >= 13
+    for name, home in found.items():
+        assert home.page and (homes.DOCS / home.page).is_file(), name
+        assert home.path == homes.HOMES / f"{name}.py"
+    assert found["evaluation"].uses == ("training",)
+
+
+def test_a_page_without_home_and_a_home_without_page_fail(tmp_path):
+    docs, lessons = write_course(tmp_path, {"only": HOME.format(title="T", name="only", value=1)})
+    (docs / "lessons" / "new-page.md").write_text("# New\n")
+    with pytest.raises(homes.HomeError, match=r"docs/lessons/new-page.md has no code home: create lessons/new_page.py"):
+        homes.discover(docs, lessons)
+    (docs / "lessons" / "new-page.md").unlink()
+    (lessons / "stray.py").write_text(HOME.format(title="S", name="stray", value=1))
+    with pytest.raises(homes.HomeError, match="lessons/stray.py belongs to no page"):
+        homes.discover(docs, lessons)
+    assert homes.discover(docs, lessons, complete=False)["stray"].page is None
+
+
+def test_uses_must_name_homes_without_cycles(tmp_path):
+    header = "# ---\n# jupyter:\n#   mnist_tutorial:\n#     uses: [{}]\n# ---\n\n"
+    docs, lessons = write_course(tmp_path, {
+        "a": header.format("b") + HOME.format(title="A", name="a", value=1),
+        "b": header.format("a") + HOME.format(title="B", name="b", value=1)})
+    with pytest.raises(homes.HomeError, match="cycle: a -> b -> a"):
+        homes.discover(docs, lessons)
+    (lessons / "b.py").write_text(header.format("nowhere") + HOME.format(title="B", name="b", value=1))
+    with pytest.raises(homes.HomeError, match="uses 'nowhere', which is no home"):
+        homes.discover(docs, lessons)
+
+
+def test_library_modules_follow_imports_through_the_package():
+    training = {p.name for p in homes.library_modules("from mnist_tutorial.training import fit")}
+    assert {"__init__.py", "training.py", "data.py", "models.py", "config.py"} <= training
+    toy = {p.name for p in homes.library_modules("from mnist_tutorial import toy\nimport torch")}
+    assert "toy.py" in toy and "training.py" not in toy and "data.py" not in toy
+
+
+# ---------------------------------------------------------------- the notebook
+
+
+def test_notebook_gets_setup_and_comparison_cells_and_loses_snippet_markers(course):
+    docs, lessons = course
+    home = homes.discover(docs, lessons)["first_page"]
+    nb = homes.to_notebook(home)
+    sources = [cell.source for cell in nb.cells]
+    assert sources[0] == "# First" and nb.cells[0].cell_type == "markdown"
+    assert sources[1] == homes.SETUP
+    assert sources[-1] == homes.FINISH and sources[-2] == homes.FINISH_TEXT
+    assert not any("--8<--" in source for source in sources)
+    assert "def double(x):" in "\n".join(sources)
+    assert [cell.id for cell in nb.cells] == [f"first-page-{i}" for i in range(len(nb.cells))]
+    assert nbformat.writes(homes.to_notebook(home)) == nbformat.writes(nb)  # same bytes
+
+
+def test_what_jupytext_writes_keeps_working(tmp_path):
+    """A home saved from Jupyter: jupytext's header, cell titles and magics."""
+    source = textwrap.dedent('''\
+        # ---
+        # jupyter:
+        #   jupytext:
+        #     text_representation:
+        #       extension: .py
+        #       format_name: percent
+        #       format_version: '1.3'
+        #       jupytext_version: 1.19.6
+        #   kernelspec:
+        #     display_name: Python 3
+        #     name: python3
+        # ---
+
+        # %% [markdown]
+        # # Saved from Jupyter
+
+        # %% Load the extension
+        # %load_ext tensorboard
+        from mnist_tutorial.report import Report
+
+        report = Report("saved")
+        ''')
+    docs, lessons = write_course(tmp_path, {"saved": source})
+    nb = homes.to_notebook(homes.discover(docs, lessons)["saved"])
+    code = nb.cells[2]
+    assert code.source.startswith("%load_ext tensorboard")
+    assert code.metadata.get("title") == "Load the extension"
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_a_home_must_start_with_a_title_and_make_a_report(tmp_path):
+    docs, lessons = write_course(tmp_path, {"untitled": "# %%\nx = 1\n",
+                                            "silent": "# %% [markdown]\n# # Silent\n\n# %%\nx = 1\n"})
+    found = homes.discover(docs, lessons)
+    with pytest.raises(homes.HomeError, match="first cell must be markdown"):
+        homes.to_notebook(found["untitled"])
+    with pytest.raises(homes.HomeError, match=r"report = Report\(\"silent\""):
+        homes.to_notebook(found["silent"])
+
+
+def test_published_notebook_names_the_course_and_the_site_numbers(course):
+    docs, lessons = course
+    nb = homes.to_notebook(homes.discover(docs, lessons)["first_page"])
+    report = {"provenance": {"profile": "full"},
+              "metrics": {"doubled": {"value": 6.0, "unit": "number", "std": None, "text": "6.00",
+                                      "per_seed": None, "cell": 3}}}
+    text = homes.publish(nb, "git+https://github.com/o/n@abc", report)
+    cells = nbformat.reads(text, as_version=4).cells
+    assert "COURSE = 'git+https://github.com/o/n@abc'" in cells[1].source
+    finish = cells[-1].source
+    namespace = {"report": type("R", (), {"finish": lambda self, site: namespace.update(site=site)})()}
+    exec(compile(finish, "finish", "exec"), namespace)
+    assert namespace["site"] == {"profile": "full", "metrics": {"doubled": {
+        "value": 6.0, "unit": "number", "std": None, "text": "6.00"}}}
+
+
+# ---------------------------------------------------------------- the cache
+
+
+def _store(name="h", key="k" * 32, report=b'{"provenance": {}}'):
+    return cache.store(name, key, report, b"{}", {}, {"wall_time_s": 1.0})
+
+
+def test_entries_are_verified_and_a_damaged_one_is_moved_aside(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path))
+    entry = _store()
+    assert cache.load("h", "k" * 32).report == {"provenance": {}}
+    (entry.path / "report.json").write_text('{"provenance": {"tampered": 1}}')
+    messages = []
+    assert cache.load("h", "k" * 32, messages.append) is None
+    assert "report.json does not match its digest" in messages[0]
+    assert not entry.path.exists() and list((tmp_path / ".damaged").iterdir())
+
+
+def test_an_interrupted_store_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path))
+    missing = tmp_path / "no-such-checkpoint.pt"
+    with pytest.raises(FileNotFoundError):
+        cache.store("h", "k" * 32, b"{}", b"{}", {"net.pt": missing}, {})
+    assert list((tmp_path / "h").iterdir()) == []
+
+
+def test_keys_change_with_the_home_what_it_uses_and_the_profile(course):
+    docs, lessons = course
+    found = homes.discover(docs, lessons)
+    first = cache.key(found["first_page"], "smoke", {}, "cpu")
+    second = cache.key(found["second_page"], "smoke", {"first_page": first}, "cpu")
+    assert cache.key(found["first_page"], "full", {}, "cpu") != first
+    assert cache.key(found["first_page"], "smoke", {}, "cuda") != first
+    assert cache.key(found["second_page"], "smoke", {"first_page": "other"}, "cpu") != second
+    path = lessons / "first_page.py"
+    path.write_text(path.read_text() + "# a comment\n")
+    assert cache.key(found["first_page"], "smoke", {}, "cpu") != first
+    assert cache.key(found["second_page"], "smoke", {"first_page": first}, "cpu") == second
+
+
+# ---------------------------------------------------------------- running homes
+
+
+def test_build_runs_each_home_once_then_loads_it(course):
+    docs, lessons = course
+    found = homes.discover(docs, lessons)
+    log = []
+    entries = run.build("smoke", log=log.append, homes=found)
+    assert [line for line in log if line.startswith("running")] == [
+        "running lessons/first_page.py (smoke profile)...",
+        "running lessons/second_page.py (smoke profile)..."]
+    first = entries["first_page"]
+    assert first.report["metrics"]["doubled"]["value"] == 6
+    assert first.report["metrics"]["doubled"]["cell"] == 3  # setup cell is [1]
+    assert first.report["claims"] == [{"claim": "doubling a positive number stays positive", "cell": 3}]
+    executed = nbformat.read(first.notebook, as_version=4)
+    assert any("doubled: 6.00" in out.get("text", "") for out in executed.cells[3].outputs)
+    assert first.provenance["profile"] == "smoke" and first.provenance["home"] == "lessons/first_page.py"
+
+    log.clear()
+    (lessons / "second_page.py").write_text((lessons / "second_page.py").read_text() + "# edit\n")
+    run.build("smoke", log=log.append, homes=found)
+    assert [line for line in log if line.startswith("running")] == [
+        "running lessons/second_page.py (smoke profile)..."]
+
+
+def test_a_failing_claim_stops_the_build_naming_home_and_claim(course):
+    docs, lessons = course
+    path = lessons / "first_page.py"
+    path.write_text(path.read_text().replace("VALUE = 3", "VALUE = -3"))
+    with pytest.raises(run.BuildError) as error:
+        run.build("smoke", ["first_page"], log=lambda line: None, homes=homes.discover(docs, lessons))
+    message = str(error.value)
+    assert "lessons/first_page.py failed" in message
+    assert "claim does not hold: doubling a positive number stays positive" in message
+    assert not (cache.cache_dir() / "first_page").exists() or not any(
+        p for p in (cache.cache_dir() / "first_page").iterdir() if not p.name.startswith("."))
+
+
+def test_a_home_gets_the_files_of_the_homes_it_uses(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path / "cache"))
+    saver = HOME.format(title="Saver", name="saver", value=1) + (
+        "\n# %%\nfrom mnist_tutorial.training import checkpoint_dir\n\n"
+        "checkpoint_dir().mkdir(parents=True, exist_ok=True)\n"
+        "(checkpoint_dir() / 'weights.txt').write_text('trained')\n")
+    loader = ("# ---\n# jupyter:\n#   mnist_tutorial:\n#     uses: [saver]\n# ---\n\n"
+              + HOME.format(title="Loader", name="loader", value=1) +
+              "\n# %%\nfrom mnist_tutorial.training import checkpoint_dir\n\n"
+              "report.check((checkpoint_dir() / 'weights.txt').read_text() == 'trained', "
+              "'the saved weights arrive')\n")
+    docs, lessons = write_course(tmp_path, {"saver": saver, "loader": loader})
+    entries = run.build("smoke", ["loader"], log=lambda line: None,
+                        homes=homes.discover(docs, lessons))
+    assert [p.name for p in entries["saver"].files] == ["weights.txt"]
+    assert entries["loader"].files == []  # what it was given is not its own
+    assert json.loads((entries["loader"].path / "report.json").read_text())["claims"][-1]["claim"] \
+        == "the saved weights arrive"

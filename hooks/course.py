@@ -378,11 +378,31 @@ def _notebook_home(page) -> homes.Home | None:
     return None
 
 
+HEADING = re.compile(r'<h[1-6][^>]*\bid="([^"]+)"')
+
+
+def _match_toc_to_headings(toc, html_text: str) -> None:
+    """mkdocs-jupyter's table of contents drops inline code from a heading's anchor
+    ("Batches: `Dataset` and `DataLoader`" -> #batches-and) while the page's heading keeps
+    it (#batches-dataset-and-dataloader). Both list the notebook's Markdown headings in
+    order: give each entry the id of its heading."""
+    entries, stack = [], list(reversed(list(toc)))
+    while stack:  # depth first, in document order
+        item = stack.pop()
+        entries.append(item)
+        stack.extend(reversed(list(item.children)))
+    ids = HEADING.findall(html_text)
+    if len(ids) == len(entries):
+        for item, heading_id in zip(entries, ids):
+            item.id = heading_id
+
+
 def on_page_content(html_text: str, page, config, files) -> str:
     home = _notebook_home(page)
     if home is None:
         blocks = getattr(page, "mnist_result_blocks", [])
         return BLOCK_IN_HTML.sub(lambda m: blocks[int(m.group(1))], html_text)
+    _match_toc_to_headings(page.toc, html_text)
     # A notebook page: give each code cell an anchor (#cell-N, N its execution count) for
     # the numbers on the lesson page to link to, and lead back to the lesson.
     html_text = CODE_CELL.sub(lambda m: m.group(0).replace("<div ", f'<div id="cell-{m.group(1)}" ', 1),

@@ -134,7 +134,7 @@ report.metric("num_epochs", num_epochs, "count")
 report.metric("train_size", train_size, "count")
 report.metric("num_seeds", len(CONFIG.seeds), "count")
 report.metric("examples_seen", train_size * num_epochs, "count")
-report.metric("slowdown", sec[small] / sec[large], "number", 0)
+report.metric("slowdown", sec[small] / sec[large], "number", 0, timing=True)
 report.metric("best_batch_size", best, "count")
 report.metric("best_val_accuracy", val_acc[best], "percent", 2)
 # What one epoch on all 50,000 images would cost at the smallest batch, all seeds.

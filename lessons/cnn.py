@@ -209,8 +209,8 @@ def seconds_per_step(net: nn.Module, batch_size: int, steps: int = 10,
 
 step_s = {layout: seconds_per_step(fresh_cnn(), CONFIG.cnn.batch_size, channels_last=layout)
           for layout in (False, True)}
-report.metric("step_ms_default", step_s[False] * 1000, "number", 1)
-report.metric("step_ms_channels_last", step_s[True] * 1000, "number", 1)
+report.metric("step_ms_default", step_s[False] * 1000, "number", 1, timing=True)
+report.metric("step_ms_channels_last", step_s[True] * 1000, "number", 1, timing=True)
 report.history("seconds_per_step", {"default": step_s[False], "channels_last": step_s[True]})
 
 # %% [markdown]

@@ -105,8 +105,12 @@ class Report:
             raise ValueError(f"{key!r} is recorded twice in the report of {self.page!r}")
 
     def metric(self, key: str, value, unit: str = "number", digits: int = 2,
-               std: float | None = None) -> float:
-        """Record a number; a list of per-seed values records their mean ± std."""
+               std: float | None = None, timing: bool = False) -> float:
+        """Record a number; a list of per-seed values records their mean ± std.
+
+        ``timing``: a measure of speed (a duration, a ratio of durations) that depends on
+        the machine; ``finish`` does not compare it with the site's. Seconds always are.
+        """
         self._new(self.metrics, key)
         per_seed = None
         if isinstance(value, (list, tuple)):
@@ -118,7 +122,7 @@ class Report:
             raise ValueError(f"metric {key!r} of {self.page!r} is NaN")
         text = format_value(value, unit, digits, std)
         self.metrics[key] = {"value": value, "unit": unit, "std": std, "per_seed": per_seed,
-                             "text": text, "cell": _cell()}
+                             "text": text, "timing": timing or unit == "seconds", "cell": _cell()}
         print(f"{key}: {text}")
         return value
 
@@ -207,8 +211,8 @@ def compare(metrics: dict, profile: str, site: dict) -> list[str]:
         mine = metrics.get(key)
         if mine is None:
             continue
-        if theirs["unit"] == "seconds":
-            verdict = "a time: depends on your machine"
+        if theirs.get("timing") or theirs["unit"] == "seconds":
+            verdict = "a measure of speed: depends on your machine"
         elif theirs.get("std"):
             low, high = theirs["value"] - 2 * theirs["std"], theirs["value"] + 2 * theirs["std"]
             inside = low <= mine["value"] <= high

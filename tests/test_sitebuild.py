@@ -167,7 +167,7 @@ def test_published_notebook_names_the_course_and_the_site_numbers(course):
     nb = homes.to_notebook(homes.discover(docs, lessons)["first_page"])
     report = {"provenance": {"profile": "full"},
               "metrics": {"doubled": {"value": 6.0, "unit": "number", "std": None, "text": "6.00",
-                                      "per_seed": None, "cell": 3}}}
+                                      "per_seed": None, "timing": False, "cell": 3}}}
     text = homes.publish(nb, "git+https://github.com/o/n@abc", report)
     cells = nbformat.reads(text, as_version=4).cells
     assert "COURSE = 'git+https://github.com/o/n@abc'" in cells[1].source
@@ -175,7 +175,7 @@ def test_published_notebook_names_the_course_and_the_site_numbers(course):
     namespace = {"report": type("R", (), {"finish": lambda self, site: namespace.update(site=site)})()}
     exec(compile(finish, "finish", "exec"), namespace)
     assert namespace["site"] == {"profile": "full", "metrics": {"doubled": {
-        "value": 6.0, "unit": "number", "std": None, "text": "6.00"}}}
+        "value": 6.0, "unit": "number", "std": None, "text": "6.00", "timing": False}}}
 
 
 # ---------------------------------------------------------------- the cache

@@ -1,0 +1,80 @@
+"""The report a lesson's run makes: its numbers' text, its claims, the comparison with the site."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mnist_tutorial.report import ClaimFailed, Report, compare, format_value, scientific_text
+
+
+def test_text_of_numbers():
+    assert format_value(0.98421, "percent", 1) == "98.4\u00a0%"
+    assert format_value(0.98421, "percent", 2, std=0.0012) == "98.42\u00a0±\u00a00.12\u00a0%"
+    assert format_value(1068810, "count") == "1\u202f068\u202f810"
+    assert format_value(2.345, "seconds", 1) == "2.3\u00a0s"
+    assert scientific_text(1.9e-16) == "1.9\u00a0×\u00a010⁻¹⁶"
+    assert scientific_text(0.27) == "0.27" and scientific_text(0) == "0"
+    with pytest.raises(ValueError, match="unknown unit"):
+        format_value(1, "furlongs")
+
+
+def test_per_seed_values_give_mean_and_std(capsys):
+    report = Report("page")
+    assert report.metric("accuracy", [0.97, 0.98, 0.99], "percent", 1) == pytest.approx(0.98)
+    metric = report.metrics["accuracy"]
+    assert metric["per_seed"] == [0.97, 0.98, 0.99] and metric["std"] == pytest.approx(0.00816, abs=1e-5)
+    assert "accuracy: 98.0\u00a0±\u00a00.8\u00a0%" in capsys.readouterr().out
+
+
+def test_keys_are_checked_and_unique():
+    report = Report("page")
+    report.metric("a_key", 1)
+    with pytest.raises(ValueError, match="recorded twice"):
+        report.metric("a_key", 2)
+    with pytest.raises(ValueError, match="lower case"):
+        report.metric("Bad-Key", 1)
+    with pytest.raises(ValueError, match="NaN"):
+        report.metric("nan", float("nan"))
+
+
+def test_a_claim_that_does_not_hold_fails_naming_it():
+    report = Report("page")
+    report.check(True, "one is one")
+    with pytest.raises(ClaimFailed, match="page: claim does not hold: two is three"):
+        report.check(False, "two is three")
+    assert [c["claim"] for c in report.claims] == ["one is one"]
+
+
+def test_finish_writes_the_report_for_the_build(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MNIST_TUTORIAL_REPORT", str(tmp_path))
+    report = Report("page", seeds=[0])
+    report.metric("value", 3)
+    report.finish()
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["metrics"]["value"]["text"] == "3.00"
+    assert saved["provenance"]["seeds"] == [0] and saved["provenance"]["torch"]
+    assert "These are the numbers the course website shows" in capsys.readouterr().out
+
+
+def _metric(value, std=None, unit="number", timing=False):
+    return {"value": value, "std": std, "unit": unit, "timing": timing,
+            "text": format_value(value, unit, 2, std)}
+
+
+def test_comparison_with_the_site():
+    site = {"profile": "full", "metrics": {
+        "accuracy": _metric(0.98, std=0.001, unit="percent"), "count": _metric(10),
+        "ms": _metric(12.0, timing=True)}}
+    mine = {"accuracy": _metric(0.9815, unit="percent"), "count": _metric(10), "ms": _metric(30.0)}
+    lines = compare(mine, "full", site)
+    assert lines[0] == "Your run agrees with the site's."
+    assert any("ms:" in line and "depends on your machine" in line for line in lines)
+    mine["accuracy"] = _metric(0.975, unit="percent")
+    mine["count"] = _metric(11)
+    lines = compare(mine, "full", site)
+    assert lines[0].startswith("2 number(s) differ")
+    assert any("accuracy" in line and "OUTSIDE" in line for line in lines)
+    assert any("count" in line and "DIFFERENT" in line for line in lines)
+    assert "not comparable" in compare(mine, "smoke", site)[0]

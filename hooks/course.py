@@ -13,7 +13,7 @@ Listed under ``hooks:`` in ``mkdocs.yml``. Before the pages are read it
 Then on each page it replaces the shortcodes with the home's results, each linked to
 the notebook cell that computed it:
 
-    <!-- metric training.test_accuracy -->     the number (hover: seeds, spread, provenance)
+    <!-- metric training.test_accuracy -->     the number, linked to its cell (#in-N)
     <!-- figure training.loss_curve -->        the figure, alt text, caption, provenance
     <!-- table activations.comparison -->     a table
     <!-- provenance training -->              where and how the run was made
@@ -182,7 +182,7 @@ def _cell_link(name: str, cell: int | None, page) -> str:
     slug = _state["homes"][name].slug
     url = get_relative_url(_state["files"].get_file_from_path(f"{NOTEBOOKS}/{slug}.ipynb").url,
                            page.url)
-    return f"{url}#cell-{cell}" if cell else url
+    return f"{url}#in-{cell}" if cell else url
 
 
 def _check(kind: str, name: str, key: str | None, where: str) -> None:
@@ -366,9 +366,9 @@ def on_post_build(config) -> None:
         path.write_text(css, encoding="utf-8")
 
 
-CODE_CELL = re.compile(r'<div\s+class="jp-Cell jp-CodeCell[^"]*"[^>]*>\s*'
-                       r'(?:(?!<div\s+class="jp-Cell ).)*?'
-                       r'jp-InputPrompt[^>]*>In&nbsp;\[(\d+)\]:', re.DOTALL)
+# mkdocs-jupyter writes each code cell's prompt as <div class="jp-InputPrompt ...">In [N]:</div>
+# (and already uses id="cell-N" for the hidden text of its copy buttons).
+PROMPT = re.compile(r'<div class="(jp-InputPrompt[^"]*)">In(?:\xa0|&nbsp;| )\[(\d+)\]:</div>')
 
 
 def _notebook_home(page) -> homes.Home | None:
@@ -403,10 +403,10 @@ def on_page_content(html_text: str, page, config, files) -> str:
         blocks = getattr(page, "mnist_result_blocks", [])
         return BLOCK_IN_HTML.sub(lambda m: blocks[int(m.group(1))], html_text)
     _match_toc_to_headings(page.toc, html_text)
-    # A notebook page: give each code cell an anchor (#cell-N, N its execution count) for
+    # A notebook page: give each code cell an anchor (#in-N, N its execution count) for
     # the numbers on the lesson page to link to, and lead back to the lesson.
-    html_text = CODE_CELL.sub(lambda m: m.group(0).replace("<div ", f'<div id="cell-{m.group(1)}" ', 1),
-                              html_text)
+    html_text = PROMPT.sub(lambda m: f'<div class="{m.group(1)}" id="in-{m.group(2)}">In\xa0[{m.group(2)}]:</div>',
+                           html_text)
     lesson_file = files.get_file_from_path(home.page) if home.page else None
     lesson = (f'<a href="{get_relative_url(lesson_file.url, page.url)}">the lesson</a>'
               if lesson_file else "the lesson")

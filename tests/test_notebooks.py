@@ -60,11 +60,13 @@ def test_lesson_pages_link_their_notebook(site_dir):
         # Every number on the page links to the notebook cell that computed it.
         for value in soup.select("a.result-value"):
             target, _, anchor = value["href"].partition("#")
-            assert re.fullmatch(r"cell-\d+", anchor), value
+            assert re.fullmatch(r"in-\d+", anchor), value
             notebook_page = (page.parent / target / "index.html").resolve()
-            ids = {tag["id"] for tag in BeautifulSoup(
-                notebook_page.read_text(encoding="utf-8"), "html.parser").select("[id]")}
-            assert anchor in ids, f"{home.page}: {value['href']} names no cell"
+            prompt = BeautifulSoup(notebook_page.read_text(encoding="utf-8"),
+                                   "html.parser").find(id=anchor)
+            assert prompt is not None, f"{home.page}: {value['href']} names no cell"
+            # the anchor is the prompt of the cell that ran with that number
+            assert prompt.get_text() == f"In\xa0[{anchor[3:]}]:", prompt
 
 
 def test_no_notebook_or_output_is_committed():

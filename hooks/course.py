@@ -52,11 +52,35 @@ from sitebuild import cache, homes, run  # noqa: E402
 
 log = logging.getLogger("mkdocs.hooks.course")
 
-SHORTCODE = re.compile(r"<!--\s*([a-z_]+)\s+([a-z0-9_]+)(?:\.([a-z0-9_]+))?\s*-->")
-# A comment shaped like a shortcode (a kind and one word, any case) that does not parse
-# must fail: otherwise it stays an HTML comment and the page silently shows nothing.
-LOOKS_LIKE = re.compile(r"<!--\s*(?:metric|figure|table|provenance)\s+[^\s>]+\s*-->",
-                        re.IGNORECASE)
+SHORTCODE = re.compile(r"<!--\s*(metric|figure|table|provenance|course_map)\s+([a-z0-9_]+)"
+                       r"(?:\.([a-z0-9_]+))?\s*-->")
+# A comment that starts with a shortcode's kind (any case) but does not parse must fail:
+# otherwise it stays an HTML comment and the page silently shows nothing. Any other
+# comment is the author's own and passes.
+LOOKS_LIKE = re.compile(r"<!--\s*(?:metric|figure|table|provenance|course_map)\b.*?-->",
+                        re.IGNORECASE | re.DOTALL)
+# Code, where a shortcode is an example to show, not to replace: fenced blocks (also
+# indented, inside admonitions and tabs) and inline code.
+FENCED = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[^\n]*\n.*?^[ \t]*(?P=fence)[ \t]*$",
+                    re.MULTILINE | re.DOTALL)
+INLINE = re.compile(r"(?P<ticks>`+)(?!`).+?(?<!`)(?P=ticks)(?!`)")
+
+
+def code_ranges(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every fenced block and inline code span of a Markdown text."""
+    ranges = [m.span() for m in FENCED.finditer(text)]
+
+    def in_fence(pos):
+        return any(start <= pos < end for start, end in ranges)
+
+    return ranges + [m.span() for m in INLINE.finditer(text) if not in_fence(m.start())]
+
+
+def shortcodes(text: str):
+    """The shortcode matches of ``text`` that are not inside code."""
+    code = code_ranges(text)
+    return [m for m in SHORTCODE.finditer(text)
+            if not any(start <= m.start() < end for start, end in code)]
 BLOCK = "MNISTRESULTBLOCK{}END"  # stands in for a figure/table until the HTML exists
 BLOCK_IN_HTML = re.compile(r"(?:<p>\s*)?MNISTRESULTBLOCK(\d+)END(?:\s*</p>)?")
 KINDS = {"metric": "metrics", "figure": "figures", "table": "tables", "provenance": None}
@@ -104,10 +128,15 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 
 def _malformed(text: str, where: str) -> None:
+    code = code_ranges(text)
     for match in LOOKS_LIKE.finditer(text):
+        if any(start <= match.start() < end for start, end in code):
+            continue
         if not SHORTCODE.fullmatch(match.group(0)):
-            raise PluginError(f"{where}: malformed shortcode {match.group(0)!r}; write "
-                              f"<!-- metric HOME.KEY --> (lower case, digits, underscores)")
+            line = text.count("\n", 0, match.start()) + 1
+            raise PluginError(f"{where}:{line}: malformed shortcode {match.group(0)!r}; write "
+                              f"<!-- metric HOME.KEY --> (lower case, digits, underscores; "
+                              f"kinds: metric, figure, table, provenance, course_map)")
 
 
 @event_priority(100)  # before mkdocs-jupyter turns the published notebooks into pages
@@ -150,7 +179,7 @@ def on_files(files: Files, config) -> Files:
         figures = {}
         for key, figure in report["figures"].items():
             src = f"{GENERATED}/{name}/{key}.svg"
-            files.append(File.generated(config, src, content=figure["svg"]))
+            files.append(File.generated(config, src, content=homes.sanitize_svg(figure["svg"])))
             figures[key] = {k: figure[k] for k in ("alt", "caption", "cell")} | {"path": src}
         public[name] = {**report, "figures": figures, "provenance": entry.provenance}
     document = {"profile": _state["profile"], "homes": public}
@@ -187,8 +216,6 @@ def _cell_link(name: str, cell: int | None, page) -> str:
 
 def _check(kind: str, name: str, key: str | None, where: str) -> None:
     code = f"<!-- {kind} {name}{'.' + key if key else ''} -->"
-    if kind not in KINDS:
-        raise PluginError(f"{where}: unknown shortcode {code!r}; known kinds: {', '.join(KINDS)}")
     if name not in _state["reports"]:
         raise PluginError(f"{where}: {code} names unknown home {name!r} "
                           f"(known: {', '.join(sorted(_state['reports']))})")
@@ -266,9 +293,6 @@ def _buttons(home: homes.Home) -> str:
     return " ".join(parts)
 
 
-COURSE_MAP = re.compile(r"<!--\s*course_map\s+([a-z0-9_]+)\s*-->")
-
-
 def _slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
 
@@ -298,7 +322,7 @@ def on_nav(nav, config, files):
 
 def _course_map(match, page) -> str:
     """A table of a nav section's pages: links relative to the page's source file."""
-    name = match.group(1)
+    name = match.group(2)
     if name not in _state["sections"]:
         raise PluginError(f"{page.file.src_uri}: {match.group(0)} names no nav section; "
                           f"known: {', '.join(_state['sections'])}")
@@ -310,7 +334,6 @@ def _course_map(match, page) -> str:
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
     _state["files"] = files
-    markdown = COURSE_MAP.sub(lambda match: _course_map(match, page), markdown)
     # Figures and tables are block HTML: Markdown wraps raw HTML that is not at the top
     # level (inside an admonition, a list, a tab) in <p>, and <p><figure> is invalid.
     # They go in as placeholders and are put in place in on_page_content.
@@ -318,6 +341,8 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
 
     def replace(match):
         kind, name, key = match.group(1), match.group(2), match.group(3)
+        if kind == "course_map":
+            return _course_map(match, page)
         _check(kind, name, key, page.file.src_uri)
         rendered = _render(kind, name, key, page)
         if kind in ("figure", "table"):
@@ -326,7 +351,11 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         return rendered
 
     _malformed(markdown, page.file.src_uri)
-    markdown = SHORTCODE.sub(replace, markdown)
+    pieces, done = [], 0
+    for match in shortcodes(markdown):
+        pieces += [markdown[done:match.start()], replace(match)]
+        done = match.end()
+    markdown = "".join(pieces) + markdown[done:]
     home = next((h for h in _state["homes"].values() if h.page == page.file.src_uri), None)
     if home is None:
         return markdown

@@ -41,11 +41,13 @@ class Config:
     weight_decay: float = 1e-3  # exercise 1
     mlp_sizes: tuple[int, ...] = (784, 1024, 256, 10)  # exercise 3: the lesson MLP
     seed: int = 0
+    check_timing: bool = True  # the claims about seconds (the counts are always checked)
 
 
 FULL = Config()
+# Smoke sizes are too small for stable timings: its timing claims are not checked.
 SMOKE = dataclasses.replace(FULL, check_shapes=FULL.check_shapes[:2], widths=(4, 12, 36),
-                            repeats=20, num_steps=50)
+                            repeats=20, num_steps=50, check_timing=False)
 CONFIG = FULL if current_profile() == "full" else SMOKE
 NAMES = ("W1", "b1", "W2", "b2")
 
@@ -380,12 +382,13 @@ report.check(all(r["fd_error"] <= CONFIG.fd_tolerance for r in rows),
              f"(relative) at every width")
 report.check(all(r["fd_passes"] == 2 * r["parameters"] for r in rows),
              "finite differences take two forward passes per parameter")
-report.check(large["fd_seconds"] > 10 * large["bp_seconds"],
-             "at the largest size finite differences are at least 10 times slower than backprop")
-report.check(large["fd_seconds"] > 5 * small["fd_seconds"],
-             "finite differences get slower as the parameters grow (5 times or more)")
-report.check(max(bp_in_forwards) < 10,
-             "backprop costs fewer than 10 forward passes at every size")
+if CONFIG.check_timing:
+    report.check(large["fd_seconds"] > 10 * large["bp_seconds"],
+                 "at the largest size finite differences are at least 10 times slower than backprop")
+    report.check(large["fd_seconds"] > 5 * small["fd_seconds"],
+                 "finite differences get slower as the parameters grow (5 times or more)")
+    report.check(max(bp_in_forwards) < 10,
+                 "backprop costs fewer than 10 forward passes at every size")
 
 # %%
 def count(n: int) -> str:

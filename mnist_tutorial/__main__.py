@@ -15,6 +15,7 @@ import argparse
 import statistics
 import sys
 import time
+from pathlib import Path
 
 from .config import RECIPES, TrainConfig
 from .errors import MNISTDataError
@@ -26,6 +27,31 @@ environment variables:
   MNIST_TUTORIAL_PROFILE   full (default) or smoke: a few hundred images, one epoch
   MNIST_TUTORIAL_DEVICE    auto (default: CUDA, then MPS, else CPU), cpu, cuda, cuda:N, mps
 """
+
+
+def _positive(kind):
+    """An argparse type: a number of ``kind`` above zero, or a message naming the rule."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__} number") from None
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 2**63 - 1, not {text}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,10 +72,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="plain: Adam at a fixed lr {plain[lr]:g} for {plain[num_epochs]} epochs; "
                             "final (default): one-cycle schedule peaking at lr {final[lr]:g}, "
                             "{final[num_epochs]} epochs".format(**RECIPES))
-    train.add_argument("--epochs", type=int, help="number of passes over the training set (default: the recipe's)")
-    train.add_argument("--batch-size", type=int, help="images per optimiser step (default: the recipe's)")
-    train.add_argument("--lr", type=float, help="learning rate; with the final recipe, its peak (default: the recipe's)")
-    train.add_argument("--seed", type=int, nargs="+", default=[0],
+    train.add_argument("--epochs", type=_positive(int), help="number of passes over the training set (default: the recipe's)")
+    train.add_argument("--batch-size", type=_positive(int), help="images per optimiser step (default: the recipe's)")
+    train.add_argument("--lr", type=_positive(float), help="learning rate; with the final recipe, its peak (default: the recipe's)")
+    train.add_argument("--seed", type=_seed, nargs="+", default=[0],
                        help="random seed(s) for the initial weights and the shuffling; "
                             "several seeds train several models and report mean ± std (default: 0)")
     train.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps (default: $MNIST_TUTORIAL_DEVICE, else auto: "
@@ -60,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
                             "lessons' Dataset + ToTensor + DataLoader (same batches, slower)")
     train.add_argument("--softmax-bug", action="store_true",
                        help="put a softmax before CrossEntropyLoss, the classic mistake, to see its cost")
-    train.add_argument("--train-size", type=int, help="train on the first N training images only")
+    train.add_argument("--train-size", type=_positive(int), help="train on the first N training images only")
 
     return parser
 
@@ -74,6 +100,15 @@ def _train(args) -> str:
     overrides = {k: v for k, v in dict(num_epochs=args.epochs, batch_size=args.batch_size,
                                        lr=args.lr, train_size=args.train_size).items()
                  if v is not None}
+    if args.logdir:  # fail now, not after the first epoch
+        try:
+            Path(args.logdir).mkdir(parents=True, exist_ok=True)
+            probe = Path(args.logdir) / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            raise ValueError(f"--logdir {args.logdir}: cannot write there "
+                             f"({error.strerror or error}); give a folder you can write") from None
     mnist = load_mnist()
     accuracies = []
     start = time.perf_counter()

@@ -38,6 +38,21 @@ class TrainConfig:
     val_size: int | None = None
     test_size: int | None = None
 
+    def __post_init__(self):
+        problems = [f"{name} must be a positive whole number, not {getattr(self, name)!r}"
+                    for name in ("num_epochs", "batch_size")
+                    if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1)]
+        problems += [f"{name} must be None (all) or a positive whole number, not {value!r}"
+                     for name in ("train_size", "val_size", "test_size")
+                     if (value := getattr(self, name)) is not None
+                     and not (isinstance(value, int) and value >= 1)]
+        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < float("inf")):
+            problems.append(f"lr must be a positive number, not {self.lr!r}")
+        if self.schedule not in ("constant", "onecycle"):
+            problems.append(f"schedule must be 'constant' or 'onecycle', not {self.schedule!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
     @classmethod
     def recipe(cls, name: str, **overrides) -> "TrainConfig":
         if name not in RECIPES:

@@ -86,6 +86,18 @@ def _missing_message(root: Path, missing: list[str], why: str) -> str:
     )
 
 
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def downloads_allowed() -> bool:
+    """``$MNIST_TUTORIAL_DOWNLOAD``: 1/true/yes/on (the default) or 0/false/no/off, any case."""
+    value = os.environ.get(DOWNLOAD_ENV, "1").strip().lower()
+    if value not in TRUE + FALSE:
+        raise MNISTDataError(f"{DOWNLOAD_ENV}={os.environ[DOWNLOAD_ENV]!r} is neither on nor off: "
+                             f"use one of {', '.join(TRUE)} or {', '.join(FALSE)}")
+    return value in TRUE
+
+
 def _download(root: Path) -> None:
     from torchvision.datasets import MNIST  # only needed when files are missing
 
@@ -101,12 +113,17 @@ def ensure_mnist(root: Path | None = None, download: bool | None = None) -> Path
     """
     root = data_root() if root is None else Path(root).expanduser()
     if download is None:
-        download = os.environ.get(DOWNLOAD_ENV, "1") not in ("0", "false", "no")
+        download = downloads_allowed()
     folder = raw_folder(root)
     missing = [name for name in SHA256 if not (folder / name).is_file()]
     if missing:
         if not download:
-            raise MNISTDataError(_missing_message(root, missing, "downloads are off"))
+            compressed = [name for name in missing if (folder / f"{name}.gz").is_file()]
+            why = "downloads are off"
+            if compressed:
+                why += (f"; {len(compressed)} are there compressed ({compressed[0]}.gz ...): "
+                        f"unpack them with gunzip -k {folder}/*.gz")
+            raise MNISTDataError(_missing_message(root, missing, why))
         try:
             _download(root)
         except Exception as error:  # network down, mirror gone, disk full, ...
@@ -114,7 +131,12 @@ def ensure_mnist(root: Path | None = None, download: bool | None = None) -> Path
                 _missing_message(root, missing, f"download failed: {error}")
             ) from None
     for name, expected in SHA256.items():
-        actual = _sha256(folder / name)
+        try:
+            actual = _sha256(folder / name)
+        except PermissionError:
+            raise MNISTDataError(f"{folder / name} cannot be read (permission denied): give "
+                                 f"your user read access to {folder}, or point {DATA_ENV} at "
+                                 f"a copy you can read") from None
         if actual != expected:
             raise MNISTDataError(
                 f"{folder / name} is damaged: its SHA-256 is {actual}, "

@@ -105,11 +105,14 @@ class Report:
             raise ValueError(f"{key!r} is recorded twice in the report of {self.page!r}")
 
     def metric(self, key: str, value, unit: str = "number", digits: int = 2,
-               std: float | None = None, timing: bool = False) -> float:
+               std: float | None = None, timing: bool = False,
+               tolerance: float | None = None) -> float:
         """Record a number; a list of per-seed values records their mean ± std.
 
         ``timing``: a measure of speed (a duration, a ratio of durations) that depends on
-        the machine; ``finish`` does not compare it with the site's. Seconds always are.
+        the machine; it is not compared with the site's. Seconds always are.
+        ``tolerance``: how far a rerun may land from this value and still reproduce it
+        (default: the seed spread if there is one, else equal to 1 part in a million).
         """
         self._new(self.metrics, key)
         per_seed = None
@@ -122,7 +125,8 @@ class Report:
             raise ValueError(f"metric {key!r} of {self.page!r} is NaN")
         text = format_value(value, unit, digits, std)
         self.metrics[key] = {"value": value, "unit": unit, "std": std, "per_seed": per_seed,
-                             "text": text, "timing": timing or unit == "seconds", "cell": _cell()}
+                             "text": text, "timing": timing or unit == "seconds",
+                             "tolerance": tolerance, "cell": _cell()}
         print(f"{key}: {text}")
         return value
 

@@ -3,29 +3,40 @@
     python -m sitebuild list                      every home, its page, and whether it is cached
     python -m sitebuild run training              run one home (or load it from the cache)
     python -m sitebuild run --refresh training    run it again even if cached
+    python -m sitebuild verify model data         rerun from scratch, compare every number
     MNIST_TUTORIAL_PROFILE=smoke python -m sitebuild run     all homes, smoke profile
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+
+from mnist_tutorial.config import current_profile
 
 from . import cache
 from .homes import HomeError, discover, in_order
 from .run import PROFILES, BuildError, build
+from .verify import verify
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        profile = current_profile()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="python -m sitebuild", description=__doc__.split("\n")[0])
-    parser.add_argument("--profile", choices=PROFILES,
-                        default=os.environ.get("MNIST_TUTORIAL_PROFILE") or "full")
+    parser.add_argument("--profile", choices=PROFILES, default=profile,
+                        help="default: $MNIST_TUTORIAL_PROFILE, else full")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="every home, its page, what it uses, cached or not")
     run = commands.add_parser("run", help="run homes (default: all), or load them from the cache")
     run.add_argument("homes", nargs="*")
     run.add_argument("--refresh", action="store_true", help="run the named homes even if cached")
+    check = commands.add_parser("verify", help="rerun homes (default: all) in a scratch cache and "
+                                               "compare every number with the cached run")
+    check.add_argument("homes", nargs="*")
     args = parser.parse_args(argv)
     try:
         if args.command == "list":
@@ -39,6 +50,18 @@ def main(argv: list[str] | None = None) -> int:
                 uses = f"  uses {', '.join(home.uses)}" if home.uses else ""
                 print(f"{home.name:24} docs/{home.page:36} {'cached' if cached else 'to run':7}{uses}")
             return 0
+        if args.command == "verify":
+            rows = verify(args.profile, args.homes or None, discover(complete=False),
+                          log=lambda line: print(line, file=sys.stderr))
+            width = max(len(f"{home}.{key}") for home, key, *_ in rows)
+            for home, key, cached, rerun, verdict in rows:
+                print(f"{home + '.' + key:{width}}  {cached:>24}  {rerun:>24}  {verdict}")
+            drifted = sum(row[-1] == "DRIFT" for row in rows)
+            counts = {v: sum(row[-1] == v for row in rows)
+                      for v in ("same", "within spread", "within tolerance", "timing", "DRIFT")}
+            print(", ".join(f"{n} {v}" for v, n in counts.items() if n) +
+                  f" ({len(rows)} numbers, {args.profile} profile)")
+            return 1 if drifted else 0
         entries = build(args.profile, args.homes or None,
                         refresh=tuple(args.homes) if args.refresh else (),
                         log=lambda line: print(line, file=sys.stderr))
@@ -47,9 +70,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:24} {len(entry.report['metrics']):3} numbers  "
                   f"{len(entry.report['claims']):3} claims  {p['wall_time_s']:7.1f} s  {entry.path}")
         return 0
-    except (HomeError, BuildError, RuntimeError) as error:
+    except (HomeError, BuildError, RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: the homes that finished are cached; the one that was running "
+              "left nothing behind", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -86,7 +86,10 @@ def device_kind() -> str:
         raise RuntimeError(f"{DEVICE_ENV}={requested!r}: {probe.stderr.strip().splitlines()[-1]}")
     kind = probe.stdout.strip()
     if boot:
-        write_atomically(memo, json.dumps({"fact": fact, "kind": kind}).encode())
+        try:
+            write_atomically(memo, json.dumps({"fact": fact, "kind": kind}).encode())
+        except OSError:
+            pass  # an unwritable cache: ask torch again next time (store() says why)
     return kind
 
 
@@ -155,22 +158,50 @@ def load(name: str, key_: str, log=None) -> Entry | None:
         for relative, digest in manifest["digests"].items():
             if _file_digest(path / relative) != digest:
                 raise ValueError(f"{relative} does not match its digest")
-        return Entry(path, manifest)
+        entry = Entry(path, manifest)
+        shape = {"metrics": dict, "tables": dict, "figures": dict, "claims": list, "provenance": dict}
+        if not isinstance(entry.report, dict) or not all(
+                isinstance(entry.report.get(section), kind) for section, kind in shape.items()):
+            raise ValueError("report.json is not a report (metrics, tables, figures, claims, "
+                             "provenance)")
+        return entry
     except (OSError, ValueError, KeyError, TypeError) as error:
         damaged = cache_dir() / ".damaged" / f"{name}-{key_}-{int(time.time())}"
-        damaged.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(path), damaged)
+        try:
+            damaged.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(path), damaged)
+            where = f"moved to {damaged}"
+        except OSError as move_error:
+            where = f"left in place ({move_error.strerror or move_error})"
         if log:
-            log(f"{name}: the cache entry {path} is damaged ({error}); moved to {damaged} "
-                f"and running it again")
+            log(f"{name}: the cache entry {path} is damaged ({error}); {where}; "
+                f"running it again")
         return None
 
 
+STALE_AFTER_S = 24 * 3600  # a staging folder this old belongs to a build that was killed
+
+
+def remove_stale_staging(folder: Path) -> None:
+    """Staging folders and temporary files left by killed builds (SIGKILL skips cleanup)."""
+    now = time.time()
+    for path in folder.glob(".*.tmp"):
+        try:
+            if now - path.stat().st_mtime > STALE_AFTER_S:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        except OSError:
+            pass
+
+
 def store(name: str, key_: str, report: bytes, notebook: bytes, files: dict[str, Path],
-          provenance: dict) -> Entry:
-    """Write an entry beside its final place, then rename it there in one step."""
-    final = entry_path(name, key_)
+          provenance: dict, root: Path | None = None) -> Entry:
+    """Write an entry beside its final place, then rename it there in one step.
+
+    ``root``: another cache folder than ``cache_dir()`` (the build's fallback when the
+    cache cannot be written)."""
+    final = (root or cache_dir()) / name / key_
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(final.parent)
     staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{key_}.", suffix=".tmp"))
     try:
         (staging / "report.json").write_bytes(report)

@@ -28,6 +28,7 @@ import ast
 import copy
 import pprint
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,10 +213,42 @@ def to_notebook(home: Home) -> nbformat.NotebookNode:
     return nb
 
 
+SVG_NS, XLINK_NS = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
+ET.register_namespace("", SVG_NS)
+for prefix, uri in (("xlink", XLINK_NS), ("dc", "http://purl.org/dc/elements/1.1/"),
+                    ("cc", "http://creativecommons.org/ns#"),
+                    ("rdf", "http://www.w3.org/1999/02/22-rdf-syntax-ns#")):
+    ET.register_namespace(prefix, uri)
+ACTIVE = {f"{{{SVG_NS}}}script", f"{{{SVG_NS}}}foreignObject", "script", "foreignObject"}
+
+
+def sanitize_svg(svg: str) -> str:
+    """The SVG without what could run in the site's origin: <script> and <foreignObject>
+    elements, on* event attributes, and javascript: links. A figure is a picture."""
+    try:
+        root = ET.fromstring(svg.encode("utf-8"))
+    except ET.ParseError as error:
+        raise HomeError(f"a figure is not well-formed SVG ({error})") from None
+    for parent in root.iter():
+        for child in list(parent):
+            if child.tag in ACTIVE:
+                parent.remove(child)
+        for name, value in list(parent.attrib.items()):
+            local = name.rsplit("}", 1)[-1].lower()
+            if local.startswith("on") or (local == "href" and value.strip().lower().startswith("javascript:")):
+                del parent.attrib[name]
+    return ET.tostring(root, encoding="unicode")
+
+
 def publish(executed: nbformat.NotebookNode, course: str | None, site: dict) -> str:
     """The executed notebook as a learner downloads it: the course's pip address and the
-    site's numbers written into the setup and last cells (their outputs are unchanged)."""
+    site's numbers written into the setup and last cells (their outputs are unchanged),
+    its SVG figures sanitised (mkdocs-jupyter puts them inline in the notebook's page)."""
     nb = copy.deepcopy(executed)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if "image/svg+xml" in output.get("data", {}):
+                output.data["image/svg+xml"] = sanitize_svg(output.data["image/svg+xml"])
     setup, finish = nb.cells[1], nb.cells[-1]
     if course:
         setup.source = setup.source.replace("COURSE = None", f"COURSE = {course!r}", 1)

@@ -16,9 +16,11 @@ and the error named.
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -77,6 +79,17 @@ def build(profile: str, names: list[str] | None = None, refresh: tuple[str, ...]
     return entries
 
 
+_SCRATCH: list[Path] = []
+
+
+def _scratch() -> Path:
+    """A cache folder for this process only, removed when it exits."""
+    if not _SCRATCH:
+        _SCRATCH.append(Path(tempfile.mkdtemp(prefix="mnist-cache-unkept-")))
+        atexit.register(shutil.rmtree, _SCRATCH[0], ignore_errors=True)
+    return _SCRATCH[0]
+
+
 def _environment(work: Path, profile: str) -> dict[str, str]:
     env = {**os.environ,
            "MNIST_TUTORIAL_PROFILE": profile,
@@ -90,9 +103,12 @@ def _environment(work: Path, profile: str) -> dict[str, str]:
     return env
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the colours of IPython's tracebacks
+
+
 def _failure(home: Home, error: Exception) -> str:
     if isinstance(error, CellExecutionError):
-        lines = [line for line in str(error).splitlines() if line.strip()]
+        lines = [line for line in ANSI.sub("", str(error)).splitlines() if line.strip()]
         return (f"{home.where} failed in its notebook:\n  "
                 + "\n  ".join(lines[-12:]))
     return f"{home.where}: the kernel died ({error})"
@@ -141,7 +157,15 @@ def execute(home: Home, profile: str, key: str, used: list[cache.Entry],
             "key": key,
             "nbclient": importlib.metadata.version("nbclient"),
         }
-        entry = cache.store(home.name, key, report.read_bytes(),
-                            nbformat.writes(nb).encode(), files, provenance)
+        stored = (home.name, key, report.read_bytes(), nbformat.writes(nb).encode(), files,
+                  provenance)
+        try:
+            entry = cache.store(*stored)
+        except OSError as error:
+            log(f"warning: {home.name}: the cache {cache.cache_dir()} cannot be written "
+                f"({error.strerror or error}); this build uses the run, but it is not kept. "
+                f"Fix: make that folder writable, or set {cache.CACHE_ENV} to one you can "
+                f"write.")
+            entry = cache.store(*stored, root=_scratch())
     log(f"{home.name}: done in {wall:.1f} s")
     return entry

@@ -181,15 +181,18 @@ def test_published_notebook_names_the_course_and_the_site_numbers(course):
 # ---------------------------------------------------------------- the cache
 
 
-def _store(name="h", key="k" * 32, report=b'{"provenance": {}}'):
-    return cache.store(name, key, report, b"{}", {}, {"wall_time_s": 1.0})
+REPORT = {"metrics": {}, "tables": {}, "figures": {}, "claims": [], "provenance": {}}
+
+
+def _store(name="h", key="k" * 32):
+    return cache.store(name, key, json.dumps(REPORT).encode(), b"{}", {}, {"wall_time_s": 1.0})
 
 
 def test_entries_are_verified_and_a_damaged_one_is_moved_aside(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path))
     entry = _store()
-    assert cache.load("h", "k" * 32).report == {"provenance": {}}
-    (entry.path / "report.json").write_text('{"provenance": {"tampered": 1}}')
+    assert cache.load("h", "k" * 32).report == REPORT
+    (entry.path / "report.json").write_text(json.dumps({**REPORT, "provenance": {"tampered": 1}}))
     messages = []
     assert cache.load("h", "k" * 32, messages.append) is None
     assert "report.json does not match its digest" in messages[0]

@@ -1,0 +1,63 @@
+"""Do the published numbers reproduce? Rerun cached homes from scratch and compare.
+
+``python -m sitebuild verify [HOME ...]`` reruns each named home (default: all), and the
+homes they use, in a temporary cache, then compares every number with the cached one:
+
+* a number with a seed spread (mean ± std) must stay within the cached mean ± 2 std;
+* any other number must be the same, within the ``tolerance`` its home declared
+  (``report.metric(..., tolerance=...)``; default: equal to 1 part in a million);
+* a measure of speed (``timing=True`` or seconds) is shown, not compared.
+
+It prints one line per number and a summary, and exits 1 if any number drifted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from typing import Callable
+
+from . import cache, run
+from .homes import Home
+
+
+def verdict(cached: dict, rerun: dict) -> str:
+    """same, within spread, timing, or DRIFT: how a rerun's number compares with the cache's."""
+    if cached.get("timing") or cached["unit"] == "seconds":
+        return "timing"
+    if math.isclose(rerun["value"], cached["value"], rel_tol=1e-6, abs_tol=1e-12):
+        return "same"
+    if cached.get("std") and abs(rerun["value"] - cached["value"]) <= 2 * cached["std"]:
+        return "within spread"
+    tolerance = cached.get("tolerance")
+    if tolerance is not None and abs(rerun["value"] - cached["value"]) <= tolerance:
+        return "within tolerance"
+    return "DRIFT"
+
+
+def verify(profile: str, names: list[str] | None, homes: dict[str, Home],
+           log: Callable[[str], None] = print) -> list[tuple[str, str, str, str, str]]:
+    """Rows (home, key, cached text, rerun text, verdict) for every number of ``names``."""
+    cached = run.build(profile, names, log=log, homes=homes)  # what the site publishes
+    before = os.environ.get(cache.CACHE_ENV)
+    with tempfile.TemporaryDirectory(prefix="mnist-verify-") as scratch:
+        os.environ[cache.CACHE_ENV] = scratch
+        try:
+            fresh = run.build(profile, names, log=log, homes=homes)
+        finally:
+            if before is None:
+                os.environ.pop(cache.CACHE_ENV, None)
+            else:
+                os.environ[cache.CACHE_ENV] = before
+    rows = []
+    for name in cached:
+        if names and name not in names:
+            continue
+        new = fresh[name].report["metrics"]
+        for key, metric in cached[name].report["metrics"].items():
+            if key not in new:
+                rows.append((name, key, metric["text"], "missing", "DRIFT"))
+                continue
+            rows.append((name, key, metric["text"], new[key]["text"], verdict(metric, new[key])))
+    return rows

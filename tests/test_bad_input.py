@@ -1,0 +1,225 @@
+"""Bad input, as a careless or unlucky user gives it: each case ends with one clear
+message naming the cause and the fix, the right exit code, no traceback, and no wrong
+number published.
+
+Covers: damaged, compressed-only or unreadable data; bad settings in the environment;
+bad command-line values; a cache that cannot be written, a tampered or mis-shaped entry,
+a build killed while writing, two builds at once; malformed shortcodes; notebook cell
+markers. (Damaged and truncated data files: tests/test_data.py.)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT
+from sitebuild import cache, homes, run
+
+sys.path.insert(0, str(ROOT / "tests"))
+from test_sitebuild import HOME, write_course  # noqa: E402
+
+
+def cli(*args, env=None, module="mnist_tutorial"):
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300)
+
+
+def clean_failure(out, code, *phrases):
+    assert out.returncode == code, (out.returncode, out.stderr[-2000:])
+    assert "Traceback" not in out.stderr, out.stderr[-2000:]
+    for phrase in phrases:
+        assert phrase in out.stderr, (phrase, out.stderr[-2000:])
+
+
+# ---------------------------------------------------------------- data and settings
+
+
+def test_only_compressed_files_are_named_with_the_fix(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "train-images-idx3-ubyte.gz").write_bytes(b"x")
+    out = cli("data", env={"MNIST_TUTORIAL_DATA": str(tmp_path), "MNIST_TUTORIAL_DOWNLOAD": "off"})
+    clean_failure(out, 2, "downloads are off", "compressed", "gunzip")
+
+
+@pytest.mark.parametrize("value", ["False", "OFF", "no", "0"])
+def test_every_usual_false_spelling_forbids_downloads(tmp_path, value):
+    out = cli("data", env={"MNIST_TUTORIAL_DATA": str(tmp_path), "MNIST_TUTORIAL_DOWNLOAD": value})
+    clean_failure(out, 2, "downloads are off")
+
+
+def test_an_unknown_download_setting_is_refused(tmp_path):
+    out = cli("data", env={"MNIST_TUTORIAL_DATA": str(tmp_path), "MNIST_TUTORIAL_DOWNLOAD": "maybe"})
+    clean_failure(out, 2, "MNIST_TUTORIAL_DOWNLOAD='maybe'", "off")
+
+
+def test_a_data_path_that_is_a_file(tmp_path):
+    path = tmp_path / "mnist.zip"
+    path.write_bytes(b"PK")
+    out = cli("data", env={"MNIST_TUTORIAL_DATA": str(path), "MNIST_TUTORIAL_DOWNLOAD": "0"})
+    clean_failure(out, 2, "MNIST is not in", "MNIST_TUTORIAL_DATA")
+
+
+@pytest.mark.parametrize("device, phrase", [("tpu", "is not a device"),
+                                            ("cuda", "torch sees no cuda device")])
+def test_a_device_that_is_not_there_names_the_variable(device, phrase, mnist_root):
+    out = cli("train", "--epochs", "1", "--train-size", "64",
+              env={"MNIST_TUTORIAL_DEVICE": device})
+    clean_failure(out, 2, f"MNIST_TUTORIAL_DEVICE={device!r}", phrase)
+
+
+def test_an_unknown_profile_names_the_variable():
+    out = cli("list", module="sitebuild", env={"MNIST_TUTORIAL_PROFILE": "fast"})
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "fast" in out.stderr and "full" in out.stderr and "smoke" in out.stderr
+
+
+@pytest.mark.parametrize("args, phrase", [
+    (["--train-size", "-5"], "--train-size: must be above 0"),
+    (["--batch-size", "0"], "--batch-size: must be above 0"),
+    (["--epochs", "0"], "--epochs: must be above 0"),
+    (["--lr=-1e-3"], "--lr: must be above 0"),
+    (["--lr", "nan"], "--lr: must be above 0"),
+    (["--seed", "-1"], "--seed: must be from 0"),
+    (["--epochs", "two"], "--epochs: 'two' is not a int number"),
+])
+def test_nonsense_on_the_command_line_names_the_flag(args, phrase):
+    clean_failure(cli("train", *args), 2, phrase)
+
+
+def test_an_unwritable_logdir_fails_before_training(tmp_path, mnist_root):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    out = cli("train", "--epochs", "1", "--logdir", str(blocker / "runs"))
+    clean_failure(out, 2, f"--logdir {blocker / 'runs'}: cannot write there")
+
+
+def test_configs_refuse_nonsense():
+    from mnist_tutorial.config import TrainConfig
+
+    for bad in (dict(num_epochs=0), dict(batch_size=-1), dict(lr=0.0), dict(train_size=-5),
+                dict(schedule="cosine")):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            TrainConfig(**bad)
+
+
+# ---------------------------------------------------------------- the cache
+
+
+@pytest.fixture
+def course(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path / "cache"))
+    docs, lessons = write_course(tmp_path, {"page": HOME.format(title="P", name="page", value=3)})
+    return homes.discover(docs, lessons)
+
+
+def test_a_cache_that_cannot_be_written_still_gives_the_result(course, tmp_path, monkeypatch):
+    blocker = tmp_path / "cache-is-a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(blocker))
+    log = []
+    entries = run.build("smoke", log=log.append, homes=course)
+    assert entries["page"].report["metrics"]["doubled"]["value"] == 6
+    warning = next(line for line in log if line.startswith("warning"))
+    assert str(blocker) in warning and "MNIST_TUTORIAL_CACHE" in warning
+
+
+def test_a_mis_shaped_entry_is_set_aside_and_recomputed(course):
+    entry = run.build("smoke", log=lambda line: None, homes=course)["page"]
+    (entry.path / "report.json").write_text("[]")  # valid JSON, wrong shape...
+    manifest = json.loads((entry.path / "manifest.json").read_text())
+    manifest["digests"]["report.json"] = cache.sha256(b"[]")  # ...and a matching digest
+    (entry.path / "manifest.json").write_text(json.dumps(manifest))
+    log = []
+    again = run.build("smoke", log=log.append, homes=course)["page"]
+    assert any("damaged" in line for line in log) and any(line.startswith("running") for line in log)
+    assert again.report["metrics"]["doubled"]["value"] == 6
+
+
+def test_a_killed_build_leaves_nothing_that_lasts(course):
+    folder = cache.cache_dir() / "page"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ".abc.old.tmp", folder / ".def.new.tmp"
+    stale.mkdir()
+    fresh.mkdir()
+    old = time.time() - cache.STALE_AFTER_S - 60
+    os.utime(stale, (old, old))
+    run.build("smoke", log=lambda line: None, homes=course)
+    assert not stale.exists() and fresh.exists()  # another build may still be writing it
+    assert [p.name for p in folder.iterdir() if not p.name.startswith(".")]
+
+
+def test_two_builds_at_once_agree(tmp_path):
+    docs, lessons = write_course(tmp_path, {"page": HOME.format(title="P", name="page", value=3)})
+    script = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from sitebuild import homes, run; "
+              f"e = run.build('smoke', log=lambda l: None, homes=homes.discover("
+              f"__import__('pathlib').Path({str(docs)!r}), __import__('pathlib').Path({str(lessons)!r})));"
+              f"print(e['page'].report['metrics']['doubled']['value'])")
+    env = {**os.environ, "MNIST_TUTORIAL_CACHE": str(tmp_path / "cache")}
+    procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert [o[0].strip() for o in outs] == ["6.0", "6.0"]
+    entries = [p for p in (tmp_path / "cache" / "page").iterdir() if not p.name.startswith(".")]
+    assert len(entries) == 1
+
+
+# ---------------------------------------------------------------- pages and homes
+
+
+def _hook():
+    spec = importlib.util.spec_from_file_location("course_hook", ROOT / "hooks" / "course.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("text", [
+    "The value is <!-- metric training.<script> -->.",
+    "The value is <!-- metric training.test_accuracy extra -->.",
+    "The value is <!-- Metric training.test_accuracy -->.",
+    "The value is <!-- metric Training.test_accuracy -->.",
+])
+def test_a_malformed_shortcode_fails_naming_page_and_line(text):
+    from mkdocs.exceptions import PluginError
+
+    with pytest.raises(PluginError, match=r"page.md:3: malformed shortcode"):
+        _hook()._malformed(f"# Title\n\n{text}\n", "page.md")
+
+
+def test_comments_and_code_are_left_alone():
+    hook = _hook()
+    text = ("# Title\n\n<!-- todo later -->\n\nWrite `<!-- metric training.test_accuracy -->` "
+            "to show it.\n\n```markdown\n<!-- figure training.loss_curve -->\n<!-- Metric x -->\n```\n"
+            "\n!!! note\n\n    ```\n    <!-- table a.b -->\n    ```\n\nIt is <!-- metric training.x -->.\n")
+    hook._malformed(text, "page.md")  # no error
+    found = [m.group(0) for m in hook.shortcodes(text)]
+    assert found == ["<!-- metric training.x -->"]
+
+
+def test_percent_markers_without_a_space_still_split_cells(tmp_path):
+    docs, lessons = write_course(tmp_path, {"page": HOME.format(title="P", name="page", value=3)
+                                            + "#%%\nsecond = 2\n"})
+    nb = homes.to_notebook(homes.discover(docs, lessons)["page"])
+    assert nb.cells[-3].source == "second = 2"
+
+
+def test_a_figure_cannot_carry_a_script_onto_the_site():
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+           'onload="alert(1)"><script>alert(2)</script><a xlink:href="javascript:alert(3)">'
+           '<rect width="5" height="5" onclick="steal()"/></a><foreignObject><p>x</p>'
+           '</foreignObject><text>kept</text></svg>')
+    clean = homes.sanitize_svg(svg)
+    for active in ("script", "alert", "onload", "onclick", "javascript:", "foreignObject"):
+        assert active not in clean
+    assert "<text>kept</text>" in clean and 'width="5"' in clean
+    with pytest.raises(homes.HomeError, match="not well-formed SVG"):
+        homes.sanitize_svg("<svg><unclosed></svg>")

@@ -223,3 +223,4 @@ def test_a_figure_cannot_carry_a_script_onto_the_site():
     assert "<text>kept</text>" in clean and 'width="5"' in clean
     with pytest.raises(homes.HomeError, match="not well-formed SVG"):
         homes.sanitize_svg("<svg><unclosed></svg>")
+

@@ -278,3 +278,34 @@ def test_a_home_gets_the_files_of_the_homes_it_uses(tmp_path, monkeypatch):
     assert entries["loader"].files == []  # what it was given is not its own
     assert json.loads((entries["loader"].path / "report.json").read_text())["claims"][-1]["claim"] \
         == "the saved weights arrive"
+
+
+# ---------------------------------------------------------------- do the numbers reproduce?
+
+
+def test_verdicts():
+    from sitebuild.verify import verdict
+
+    def metric(value, std=None, unit="number", timing=False, tolerance=None):
+        return {"value": value, "std": std, "unit": unit, "timing": timing, "tolerance": tolerance}
+
+    assert verdict(metric(0.5), metric(0.5)) == "same"
+    assert verdict(metric(0.98, std=0.002), metric(0.983)) == "within spread"
+    assert verdict(metric(0.98, std=0.002), metric(0.99)) == "DRIFT"
+    assert verdict(metric(1.0, tolerance=0.01), metric(1.005)) == "within tolerance"
+    assert verdict(metric(1.0), metric(1.005)) == "DRIFT"
+    assert verdict(metric(2.0, unit="seconds"), metric(9.0)) == "timing"
+    assert verdict(metric(12.0, timing=True), metric(30.0)) == "timing"
+
+
+def test_verify_reruns_from_scratch_and_compares(course):
+    from sitebuild.verify import verify
+
+    docs, lessons = course
+    found = homes.discover(docs, lessons)
+    log = []
+    rows = verify("smoke", ["first_page"], found, log=log.append)
+    assert rows == [("first_page", "doubled", "6.00", "6.00", "same")]
+    # the cached run first (run here: nothing cached yet), then the fresh one
+    assert sum(line.startswith("running lessons/first_page.py") for line in log) == 2
+    assert (cache.cache_dir() / "first_page").is_dir()  # the scratch cache is gone, not this one

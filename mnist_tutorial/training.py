@@ -68,8 +68,8 @@ def pick_device(name: str | None = None) -> torch.device:
 
 def make_optimizer(net: nn.Module, config: TrainConfig, steps_per_epoch: int, device: torch.device):
     """Adam (fused into one kernel per step where torch supports it) and its schedule."""
-    fused = device.type in ("cpu", "cuda")
     # --8<-- [start:optimizer]
+    fused = device.type in ("cpu", "cuda")  # where PyTorch has a fused Adam
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, fused=fused)
     if config.schedule == "onecycle":
         scheduler = torch.optim.lr_scheduler.OneCycleLR(

@@ -115,7 +115,12 @@ def ensure_mnist(root: Path | None = None, download: bool | None = None) -> Path
     if download is None:
         download = downloads_allowed()
     folder = raw_folder(root)
-    missing = [name for name in SHA256 if not (folder / name).is_file()]
+    try:
+        missing = [name for name in SHA256 if not (folder / name).is_file()]
+    except PermissionError as error:
+        raise MNISTDataError(f"{error.filename or folder} cannot be read (permission denied): "
+                             f"give your user read access to {folder} and the folders above "
+                             f"it, or point {DATA_ENV} at a copy you can read") from None
     if missing:
         if not download:
             compressed = [name for name in missing if (folder / f"{name}.gz").is_file()]

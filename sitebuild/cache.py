@@ -152,7 +152,10 @@ def entry_path(name: str, key_: str) -> Path:
 def load(name: str, key_: str, log=None) -> Entry | None:
     """The entry if it exists and every file matches its digest; else None."""
     path = entry_path(name, key_)
-    if not path.is_dir():
+    try:
+        if not path.is_dir():
+            return None
+    except PermissionError:  # an unreadable cache is a miss; storing the run will say more
         return None
     try:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))

@@ -22,8 +22,10 @@ import importlib.metadata
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -114,6 +116,41 @@ def _failure(home: Home, error: Exception) -> str:
     return f"{home.where}: the kernel died ({error})"
 
 
+def _run_interruptibly(client: NotebookClient, kernel: KernelManager, env: dict) -> None:
+    """``client.execute(env=env)``, stopped cleanly by Ctrl-C.
+
+    The kernel runs in a session of its own, so the terminal's SIGINT reaches only us.
+    nbclient, run on the main thread, answers it by shutting the kernel down under its own
+    feet (the run then fails with an unrelated AssertionError once the cell ends), so it
+    runs on a worker thread here, and Ctrl-C interrupts the kernel instead: its cell
+    raises, the client returns, and KeyboardInterrupt follows. A second Ctrl-C kills the
+    kernel rather than wait for the cell.
+    """
+    failure: list[BaseException] = []
+
+    def work():
+        try:
+            client.execute(env=env)
+        except BaseException as error:  # re-raised on the caller's thread
+            failure.append(error)
+
+    worker = threading.Thread(target=work, name="home-kernel", daemon=True)
+    worker.start()
+    presses = 0
+    while worker.is_alive():
+        try:
+            worker.join(0.2)
+        except KeyboardInterrupt:
+            presses += 1
+            pgid = getattr(kernel.provisioner, "pgid", None)
+            if pgid:
+                os.killpg(pgid, signal.SIGINT if presses == 1 else signal.SIGKILL)
+    if presses:
+        raise KeyboardInterrupt
+    if failure:
+        raise failure[0]
+
+
 def execute(home: Home, profile: str, key: str, used: list[cache.Entry],
             log: Callable[[str], None] = print) -> cache.Entry:
     """Run ``home``'s notebook in a new kernel and store the entry under ``key``."""
@@ -136,7 +173,7 @@ def execute(home: Home, profile: str, key: str, used: list[cache.Entry],
         client = NotebookClient(nb, km=kernel, timeout=None, allow_errors=False,
                                 resources={"metadata": {"path": str(work)}})
         try:
-            client.execute(env=_environment(work, profile))
+            _run_interruptibly(client, kernel, _environment(work, profile))
         except (CellExecutionError, DeadKernelError) as error:
             raise BuildError(_failure(home, error)) from None
         finally:

@@ -10,9 +10,11 @@ markers. (Damaged and truncated data files: tests/test_data.py.)
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -29,6 +31,29 @@ from test_sitebuild import HOME, write_course  # noqa: E402
 def cli(*args, env=None, module="mnist_tutorial"):
     return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
                           cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300)
+
+
+def deny_access(monkeypatch, folder, writes_only=False):
+    """Make ``folder`` unwritable, and unless ``writes_only`` unreadable, for this process.
+
+    chmod does it where it binds; root (CI here) passes every permission check, so for
+    root the calls that touch ``folder`` fail with the PermissionError the OS would give
+    another user. The caller restores the mode, so that pytest can clean up.
+    """
+    folder.chmod(0o555 if writes_only else 0)
+    if os.geteuid() != 0:
+        return
+
+    def refuse(real):
+        def call(path, *args, **kwargs):
+            if not isinstance(path, int) and os.fspath(path).startswith(str(folder)):
+                raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+            return real(path, *args, **kwargs)
+        return call
+
+    names = ("mkdir", "rename") if writes_only else ("stat", "mkdir", "listdir", "scandir", "rename")
+    for name in names:
+        monkeypatch.setattr(os, name, refuse(getattr(os, name)))
 
 
 def clean_failure(out, code, *phrases):
@@ -65,6 +90,21 @@ def test_a_data_path_that_is_a_file(tmp_path):
     path.write_bytes(b"PK")
     out = cli("data", env={"MNIST_TUTORIAL_DATA": str(path), "MNIST_TUTORIAL_DOWNLOAD": "0"})
     clean_failure(out, 2, "MNIST is not in", "MNIST_TUTORIAL_DATA")
+
+
+def test_an_unreadable_data_folder_names_it_and_the_fix(tmp_path, monkeypatch):
+    from mnist_tutorial.data import MNISTDataError, ensure_mnist
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    deny_access(monkeypatch, raw)
+    try:
+        with pytest.raises(MNISTDataError, match="cannot be read .permission denied.") as error:
+            ensure_mnist(tmp_path, download=False)
+    finally:
+        monkeypatch.undo()
+        raw.chmod(0o755)
+    assert str(raw) in str(error.value) and "MNIST_TUTORIAL_DATA" in str(error.value)
 
 
 @pytest.mark.parametrize("device, phrase", [("tpu", "is not a device"),
@@ -120,12 +160,23 @@ def course(tmp_path, monkeypatch):
     return homes.discover(docs, lessons)
 
 
-def test_a_cache_that_cannot_be_written_still_gives_the_result(course, tmp_path, monkeypatch):
-    blocker = tmp_path / "cache-is-a-file"
-    blocker.write_text("")
+@pytest.mark.parametrize("why", ["a file", "read-only", "unreadable"])
+def test_a_cache_that_cannot_be_written_still_gives_the_result(course, tmp_path, monkeypatch, why):
+    blocker = tmp_path / "unwritable-cache"
+    if why == "a file":
+        blocker.write_text("")
+    else:
+        blocker.mkdir()
     monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(blocker))
     log = []
-    entries = run.build("smoke", log=log.append, homes=course)
+    try:
+        if why != "a file":
+            deny_access(monkeypatch, blocker, writes_only=why == "read-only")
+        entries = run.build("smoke", log=log.append, homes=course)
+    finally:
+        monkeypatch.undo()
+        if blocker.is_dir():
+            blocker.chmod(0o755)
     assert entries["page"].report["metrics"]["doubled"]["value"] == 6
     warning = next(line for line in log if line.startswith("warning"))
     assert str(blocker) in warning and "MNIST_TUTORIAL_CACHE" in warning
@@ -170,6 +221,36 @@ def test_two_builds_at_once_agree(tmp_path):
     assert [o[0].strip() for o in outs] == ["6.0", "6.0"]
     entries = [p for p in (tmp_path / "cache" / "page").iterdir() if not p.name.startswith(".")]
     assert len(entries) == 1
+
+
+def test_ctrl_c_stops_the_build_and_keeps_what_finished(tmp_path):
+    slow = HOME.format(title="S", name="slow", value=2).replace(
+        "# %%\n# --8<-- [start:shown]", "# %%\nimport time\ntime.sleep(120)\n\n# %%\n# --8<-- [start:shown]")
+    docs, lessons = write_course(tmp_path, {"first": HOME.format(title="F", name="first", value=3),
+                                            "slow": slow})
+    script = (f"import sys, functools, pathlib; sys.path.insert(0, {str(ROOT)!r})\n"
+              f"import sitebuild.__main__ as cli, sitebuild.run, sitebuild.homes as h\n"
+              f"cli.discover = sitebuild.run.discover = functools.partial(h.discover, "
+              f"pathlib.Path({str(docs)!r}), pathlib.Path({str(lessons)!r}))\n"
+              f"sys.exit(cli.main(['--profile', 'smoke', 'run']))\n")
+    cache_root = tmp_path / "cache"
+    # A terminal's Ctrl-C: SIGINT to the foreground process group, here a session of its own.
+    build = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, start_new_session=True,
+                             env={**os.environ, "MNIST_TUTORIAL_CACHE": str(cache_root)},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(cache_root.glob("first/*/manifest.json")):
+        assert build.poll() is None and time.monotonic() < deadline, build.communicate()
+        time.sleep(0.2)
+    time.sleep(3)  # the slow home's kernel is running its sleep by now
+    os.killpg(build.pid, signal.SIGINT)
+    pressed = time.monotonic()
+    _, err = build.communicate(timeout=60)
+    assert build.returncode == 130 and "Traceback" not in err, err
+    assert "interrupted: the homes that finished are cached" in err
+    assert time.monotonic() - pressed < 30  # the cell was stopped, not waited for
+    assert [p.name for p in (cache_root / "first").iterdir()] != []
+    assert not (cache_root / "slow").exists() or not any((cache_root / "slow").iterdir())
 
 
 # ---------------------------------------------------------------- pages and homes

@@ -2,11 +2,11 @@
 message naming the cause and the fix, the right exit code, no traceback, and no wrong
 number published.
 
-Covers: damaged, compressed-only or unreadable data; bad settings in the environment;
-bad command-line values; a cache that cannot be written, a tampered or mis-shaped entry,
-a build killed while writing, two builds at once; malformed shortcodes; notebook cell
-markers. (Damaged and truncated data files: tests/test_data.py.)
-"""
+Covers: missing, damaged, truncated, compressed-only or unreadable data, and a data path
+that is a file; bad settings in the environment; bad command-line values; a cache that is
+a file, read-only or unreadable; tampered and mis-shaped entries, a truncated file beside
+an entry; a build killed while writing, interrupted with Ctrl-C, or run twice at once;
+malformed shortcodes; notebook cell markers; a figure carrying a script."""
 
 from __future__ import annotations
 
@@ -90,6 +90,25 @@ def test_a_data_path_that_is_a_file(tmp_path):
     path.write_bytes(b"PK")
     out = cli("data", env={"MNIST_TUTORIAL_DATA": str(path), "MNIST_TUTORIAL_DOWNLOAD": "0"})
     clean_failure(out, 2, "MNIST is not in", "MNIST_TUTORIAL_DATA")
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "one byte changed"])
+def test_damaged_data_names_the_file_and_the_fix(tmp_path, mnist_root, damage):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for path in (mnist_root / "MNIST" / "raw").iterdir():
+        if not path.name.endswith(".gz"):
+            (raw / path.name).symlink_to(path)
+    labels = raw / "t10k-labels-idx1-ubyte"
+    data = labels.read_bytes()
+    labels.unlink()
+    if damage == "truncated":
+        labels.write_bytes(data[: len(data) // 2])
+    elif damage == "one byte changed":
+        labels.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    out = cli("data", env={"MNIST_TUTORIAL_DATA": str(tmp_path), "MNIST_TUTORIAL_DOWNLOAD": "0"})
+    phrase = "missing: t10k-labels-idx1-ubyte" if damage == "missing" else f"{labels} is damaged"
+    clean_failure(out, 2, phrase)
 
 
 def test_an_unreadable_data_folder_names_it_and_the_fix(tmp_path, monkeypatch):
@@ -180,6 +199,32 @@ def test_a_cache_that_cannot_be_written_still_gives_the_result(course, tmp_path,
     assert entries["page"].report["metrics"]["doubled"]["value"] == 6
     warning = next(line for line in log if line.startswith("warning"))
     assert str(blocker) in warning and "MNIST_TUTORIAL_CACHE" in warning
+
+
+def test_a_tampered_entry_is_never_published(course):
+    entry = run.build("smoke", log=lambda line: None, homes=course)["page"]
+    report = entry.path / "report.json"
+    report.write_text(report.read_text().replace('"value": 6', '"value": 99.9'))
+    log = []
+    again = run.build("smoke", log=log.append, homes=course)["page"]
+    assert any("damaged" in line and "report.json" in line for line in log)
+    assert again.report["metrics"]["doubled"]["value"] == 6
+
+
+def test_a_truncated_file_beside_an_entry_is_run_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path / "cache"))
+    saves = HOME.format(title="P", name="page", value=3) + (
+        "\nimport os\nwith open(os.path.join(os.environ['MNIST_TUTORIAL_CHECKPOINTS'], "
+        "'net.pt'), 'wb') as f:\n    f.write(bytes(range(256)) * 4)\n")
+    docs, lessons = write_course(tmp_path, {"page": saves})
+    course = homes.discover(docs, lessons)
+    entry = run.build("smoke", log=lambda line: None, homes=course)["page"]
+    [checkpoint] = entry.files
+    checkpoint.write_bytes(checkpoint.read_bytes()[:100])
+    log = []
+    again = run.build("smoke", log=log.append, homes=course)["page"]
+    assert any("damaged" in line and "net.pt" in line for line in log)
+    assert again.files[0].stat().st_size == 1024
 
 
 def test_a_mis_shaped_entry_is_set_aside_and_recomputed(course):

@@ -4,7 +4,9 @@
 # The code and the runs of the lesson *The data: MNIST*: load the 70,000 handwritten
 # digits, look at them, split them into training, validation and test images, check the
 # normalisation constants and batch the images with a `DataLoader`. Every number the
-# lesson quotes is computed here. Nothing is trained: a few seconds on a laptop CPU.
+# lesson quotes is computed here. Nothing is trained; the longest part is one pass over
+# the training images through torchvision's `datasets.MNIST`, timed against the course's
+# in-memory batches: about half a minute on a laptop CPU.
 #
 # MNIST is by Yann LeCun, Corinna Cortes and Christopher J. C. Burges, licensed
 # CC BY-SA 3.0. If it is not on your machine yet, the first cell that loads it downloads
@@ -12,16 +14,18 @@
 # environment variable `MNIST_TUTORIAL_DATA`.
 
 # %%
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import random_split
+from torch.utils.data import DataLoader, Subset, random_split
 
 from mnist_tutorial import plots
 from mnist_tutorial.config import current_profile
 from mnist_tutorial.data import (MEAN, NUM_TRAIN, NUM_VAL, SHA256, STD, TensorBatches,
-                                 ensure_mnist, lesson_loader, load_mnist, split_indices)
+                                 data_root, downloads_allowed, ensure_mnist, lesson_loader,
+                                 load_mnist, normalise, split_indices)
 from mnist_tutorial.report import Report, format_value
 
 
@@ -31,10 +35,14 @@ class Config:
     batch_size: int = 256
     tolerance: float = 5e-4  # how close the measured mean/std must be to the constants
     shuffle_seed: int = 0
+    timed_images: int | None = None  # images in the timed pass (None: the training split)
+    compared_images: int = 1000  # images checked equal in both pipelines
 
 
 FULL = Config()
-SMOKE = FULL  # nothing is trained: both profiles look at all of MNIST
+# Nothing is trained: both profiles look at all of MNIST; the smoke profile times a
+# shorter pass.
+SMOKE = Config(timed_images=2560)
 CONFIG = FULL if current_profile() == "full" else SMOKE
 
 report = Report("data")
@@ -257,6 +265,90 @@ fast = next(iter(TensorBatches(mnist.test_images, mnist.test_labels, batch_size,
 slow = next(iter(test_loader))[0]  # (B, 1, 28, 28)
 report.check(torch.allclose(fast, slow, atol=1e-5),
              "TensorBatches and the lesson's transform give the same pixel values")
+
+# %% [markdown]
+# ## The plain torchvision path
+#
+# What most tutorials write: torchvision's `datasets.MNIST`, which decodes one image at a
+# time into a PIL image and transforms it, behind a `DataLoader`. The root is the
+# course's data folder; torchvision downloads only if the files are missing and
+# `$MNIST_TUTORIAL_DOWNLOAD` allows it (the site's build never downloads).
+
+# %%
+# --8<-- [start:torchvision]
+from torchvision import datasets
+from torchvision.transforms import v2
+
+
+def torchvision_mnist(root, train=True, download=True):
+    """MNIST as torchvision serves it: (image, label) pairs, the image a normalised tensor."""
+    transform = v2.Compose([
+        v2.ToImage(),  # PIL image -> uint8 tensor (1, 28, 28)
+        v2.ToDtype(torch.float32, scale=True),  # -> float32 in [0, 1]
+        v2.Normalize((MEAN,), (STD,)),  # zero mean, unit variance
+    ])
+    return datasets.MNIST(root, train=train, download=download, transform=transform)
+# --8<-- [end:torchvision]
+
+
+def epoch_seconds(batches):
+    """Seconds for one pass over ``batches``, and the number of images it served."""
+    start = time.perf_counter()
+    count = sum(len(y) for _, y in batches)
+    return time.perf_counter() - start, count
+
+
+# %%
+# --8<-- [start:torchvision_loader]
+mnist_train = torchvision_mnist(data_root(), train=True, download=downloads_allowed())
+train_set = Subset(mnist_train, train_idx)  # our 50,000 training images
+torchvision_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True)
+# --8<-- [end:torchvision_loader]
+X, y = next(iter(torchvision_loader))  # (B, 1, 28, 28), (B,)
+print("one batch: X", tuple(X.shape), X.dtype, "| y", tuple(y.shape), y.dtype)
+
+# %% [markdown]
+# Both paths must serve the same tensors for the same indices: torchvision decodes the
+# same four files, and its transform must give the pixel values `normalise` computes.
+
+# %%
+compared = train_idx[:: len(train_idx) // CONFIG.compared_images]  # spread over the split
+X_torchvision = torch.stack([mnist_train[int(i)][0] for i in compared])  # (K, 1, 28, 28)
+y_torchvision = torch.tensor([mnist_train[int(i)][1] for i in compared])  # (K,)
+X_memory = normalise(mnist.train_images[compared])  # (K, 1, 28, 28)
+report.check(torch.equal(mnist_train.data, mnist.train_images)
+             and torch.equal(mnist_train.targets, mnist.train_labels),
+             "torchvision's datasets.MNIST holds exactly the images and labels load_mnist reads")
+report.check(torch.allclose(X_torchvision, X_memory, atol=1e-6)
+             and torch.equal(y_torchvision, mnist.train_labels[compared]),
+             "the torchvision transform and the in-memory tensors give the same pixel values "
+             "for the same indices")
+report.metric("compared_images", len(compared), "count")
+
+# %% [markdown]
+# One pass over the training images each way, both shuffled, both in batches of
+# `batch_size`: the `DataLoader` over `datasets.MNIST`, and `TensorBatches` slicing one
+# tensor that is already in memory.
+
+# %%
+timed = train_idx[:CONFIG.timed_images]  # all of the training split in the full profile
+loader_seconds, loader_count = epoch_seconds(
+    DataLoader(Subset(mnist_train, timed), batch_size=batch_size, shuffle=True))
+start = time.perf_counter()  # moving into memory, normalised, happens once
+memory_batches = TensorBatches(mnist.train_images[timed], mnist.train_labels[timed],
+                               batch_size, shuffle=True)
+setup_seconds = time.perf_counter() - start
+memory_seconds, memory_count = epoch_seconds(memory_batches)
+report.check(loader_count == memory_count == len(timed), "both passes serve every image once")
+report.metric("timed_images", len(timed), "count")
+report.metric("train_megabytes", mnist.train_images.numel() * mnist.train_images.element_size() / 1e6,
+              "number", 0)
+report.metric("loader_seconds", loader_seconds, "seconds", 2)
+report.metric("memory_seconds", memory_seconds, "seconds", 3)
+report.metric("memory_setup_seconds", setup_seconds, "seconds", 3)
+report.metric("loader_slowdown", loader_seconds / memory_seconds, "number", 0, timing=True)
+report.check(loader_seconds > memory_seconds,
+             "one pass through datasets.MNIST takes longer than one over in-memory tensors")
 
 # %% [markdown]
 # ## Try it

@@ -9,7 +9,8 @@
 #
 # The code and the runs of the lesson *Evaluation*: load the network the training
 # notebook saved (the final recipe, seed 0), compute its test accuracy the right way,
-# then its confusion matrix, per-class accuracy and a gallery of its mistakes. A few
+# compare `torch.no_grad()` with `torch.inference_mode()`, then compute its confusion
+# matrix, per-class accuracy and a gallery of its mistakes. A few
 # seconds; without the training notebook's file it first trains that network (about
 # half a minute on a laptop CPU). `MNIST_TUTORIAL_PROFILE=smoke` gives a quick run.
 
@@ -150,6 +151,61 @@ with torch.inference_mode():
     y_hat_eval = net(X)
 report.check(torch.equal(y_hat_train, y_hat_eval),
              "the lesson MLP gives the same outputs in train and eval mode")
+
+
+# %% [markdown]
+# ## `torch.no_grad()` and `torch.inference_mode()`
+#
+# Both stop autograd from recording; the outputs of `inference_mode` are *inference
+# tensors*, which autograd refuses to use later. `use_in_autograd` feeds a tensor into a
+# computation that needs a gradient and returns the error, if any:
+
+# %%
+# --8<-- [start:grad_modes]
+def outputs_under(mode, net, X):
+    """``net(X)`` computed under ``mode``: ``torch.no_grad`` or ``torch.inference_mode``."""
+    with mode():
+        return net(X)  # (B, 10)
+
+
+def use_in_autograd(y_hat):
+    """Multiply ``y_hat`` by a weight that needs a gradient and backpropagate.
+
+    Returns None if autograd accepts ``y_hat``, else the first line of its error.
+    """
+    w = torch.ones(y_hat.shape[1], device=y_hat.device, requires_grad=True)  # (10,)
+    try:
+        (y_hat @ w).sum().backward()  # the product saves y_hat for the backward pass
+    except RuntimeError as error:
+        return str(error).splitlines()[0]
+    return None
+# --8<-- [end:grad_modes]
+
+
+# %%
+y_hat_no_grad = outputs_under(torch.no_grad, net, X)  # (B, 10)
+y_hat_inference = outputs_under(torch.inference_mode, net, X)  # (B, 10)
+cases = {"torch.no_grad()": y_hat_no_grad, "torch.inference_mode()": y_hat_inference,
+         "torch.inference_mode(), then .clone()": y_hat_inference.clone()}
+report.table("grad_modes",
+             ["outputs computed under", "requires_grad", "is_inference()",
+              "then used in autograd"],
+             [[name, str(y_hat.requires_grad), str(y_hat.is_inference()),
+               f"RuntimeError: {error}" if (error := use_in_autograd(y_hat)) else "accepted"]
+              for name, y_hat in cases.items()],
+             "The first test batch through the network under each mode, then multiplied by "
+             "a weight that needs a gradient and backpropagated (use_in_autograd).")
+inference_error = use_in_autograd(y_hat_inference)
+report.check(torch.equal(y_hat_no_grad, y_hat_inference),
+             "no_grad and inference_mode compute the same outputs")
+report.check(not y_hat_no_grad.requires_grad and not y_hat_inference.requires_grad,
+             "neither mode records a graph for its outputs")
+report.check(use_in_autograd(y_hat_no_grad) is None,
+             "a tensor computed under no_grad can later be used in autograd")
+report.check(inference_error is not None and "Inference tensors" in inference_error,
+             "a tensor computed under inference_mode cannot: autograd raises an error")
+report.check(use_in_autograd(y_hat_inference.clone()) is None,
+             "a clone made outside inference_mode is an ordinary tensor again")
 
 
 # %% [markdown]

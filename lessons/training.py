@@ -11,8 +11,10 @@
 import dataclasses
 import json
 import math
+import os
 import statistics
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,10 +23,10 @@ from torch import nn
 
 from mnist_tutorial import plots
 from mnist_tutorial.config import RECIPES, TrainConfig, current_profile
-from mnist_tutorial.data import TensorBatches, load_mnist, make_split
+from mnist_tutorial.data import TensorBatches, load_mnist, make_split, normalise
 from mnist_tutorial.models import MLP, count_parameters
 from mnist_tutorial.report import Report
-from mnist_tutorial.training import checkpoint_dir, pick_device, save_checkpoint, train_model
+from mnist_tutorial.training import checkpoint_dir, pick_device, run_logdir, save_checkpoint, train_model
 
 
 @dataclass(frozen=True)
@@ -58,10 +60,10 @@ report.table("softmax_recipes", ["recipe", "epochs", "batch size", "lr", "learni
 
 
 # %%
-def train_seeds(config, seeds, mnist, device, logdir):
-    """Train ``config`` once per seed; TensorBoard logs go to ``logdir/seed<k>``."""
+def train_seeds(config, recipe, seeds, mnist, device):
+    """Train ``config`` once per seed, each run logged to ``runs/<recipe>-seed<k>-<time>``."""
     return [train_model(dataclasses.replace(config, seed=seed), mnist, device=str(device),
-                        logdir=f"{logdir}/seed{seed}", progress=True)
+                        logdir=run_logdir("runs", recipe, seed), progress=True)
             for seed in seeds]
 
 
@@ -106,7 +108,7 @@ def record_runs(report, runs, label, prefix=""):
 
 # %%
 mnist = load_mnist()
-plain_runs = train_seeds(CONFIG.plain, CONFIG.seeds, mnist, device, "runs/plain")
+plain_runs = train_seeds(CONFIG.plain, "plain", CONFIG.seeds, mnist, device)
 
 # %%
 record_runs(report, plain_runs, "lesson MLP (plain recipe)", prefix="plain_")
@@ -118,7 +120,7 @@ record_runs(report, plain_runs, "lesson MLP (plain recipe)", prefix="plain_")
 # to almost zero. The first seed's weights are saved for the evaluation notebook.
 
 # %%
-final_runs = train_seeds(CONFIG.final, CONFIG.seeds, mnist, device, "runs/final")
+final_runs = train_seeds(CONFIG.final, "final", CONFIG.seeds, mnist, device)
 
 # %%
 record_runs(report, final_runs, "lesson MLP")
@@ -140,14 +142,30 @@ print(f"saved {checkpoint} (test accuracy {run.test_accuracy:.2%})")
 # ## Watching training with TensorBoard
 #
 # Every run above wrote its training loss per step and its validation loss and accuracy
-# per epoch under `runs/`. In a terminal in this notebook's folder:
-#
-# ```bash
-# tensorboard --logdir runs
-# ```
-#
-# and open <http://localhost:6006>; in Jupyter or Colab, `%load_ext tensorboard` followed
-# by `%tensorboard --logdir runs` shows it inside the notebook.
+# per epoch to a folder of its own, `runs/<recipe>-seed<k>-<date>-<time>`:
+
+# %%
+run_folders = sorted(folder for folder in Path("runs").iterdir() if folder.is_dir())
+for folder in run_folders:
+    print(folder)
+report.check(all(len(list(folder.glob("events.out.tfevents.*"))) == 1 for folder in run_folders),
+             "each run folder holds the log of one run")
+
+# %% [markdown]
+# Load TensorBoard's notebook extension, then start it on the parent folder: every run
+# appears as a curve of its own, and running this notebook again adds new curves
+# instead of mixing with the old ones. (Outside a notebook: `tensorboard --logdir runs`
+# in a terminal in this folder, then open <http://localhost:6006>.)
+
+# %%
+# %load_ext tensorboard
+
+# %%
+if os.environ.get("MNIST_TUTORIAL_REPORT"):  # set by the site's build: no browser to show it
+    print("Built by the course's site: no TensorBoard server is started here.")
+else:
+    print("TensorBoard on every run under runs/ (a server on http://localhost:6006):")
+    # %tensorboard --logdir runs
 
 # %% [markdown]
 # ## The classic mistake: softmax before `CrossEntropyLoss`
@@ -191,6 +209,22 @@ def first_step_gradient_norms(config, mnist):
     return norms[0], norms[1]
 
 
+# --8<-- [start:logit_gradients]
+def logit_gradients(z, y):
+    """Per-example gradient norms of the loss w.r.t. the logits ``z`` (N, 10), without
+    and with a softmax between them and ``CrossEntropyLoss``."""
+    z = z.detach().requires_grad_()
+    norms = []
+    for extra_softmax in (False, True):
+        y_hat = torch.softmax(z, dim=1) if extra_softmax else z  # what the loss sees
+        # summed, not averaged: row i of the gradient is then example i's own gradient
+        loss = nn.functional.cross_entropy(y_hat, y, reduction="sum")
+        (grad,) = torch.autograd.grad(loss, z)  # (N, 10)
+        norms.append(grad.norm(dim=1))  # (N,)
+    return norms[0], norms[1]
+# --8<-- [end:logit_gradients]
+
+
 def comparison_figure(right, wrong, floor):
     """Training loss per step and validation accuracy per epoch of both runs (SVG text)."""
     steps_per_epoch = len(right.step_loss) // len(right.epoch_seconds)
@@ -222,7 +256,8 @@ def comparison_figure(right, wrong, floor):
 # %%
 right = plain_runs[0]  # logits: the plain recipe, seed 0
 wrong = train_model(dataclasses.replace(right.config, softmax_output=True), mnist,
-                    device=str(device), logdir="runs/softmax_bug", progress=True)
+                    device=str(device), progress=True,
+                    logdir=run_logdir("runs", "plain-softmax-bug", right.config.seed))
 grad_right, grad_wrong = first_step_gradient_norms(right.config, mnist)
 
 # %%
@@ -254,6 +289,53 @@ if CONFIG == FULL:
                  "the correct network is ahead after the first epoch")
     report.check(right.test_accuracy > wrong.test_accuracy,
                  "the correct network is more accurate on the test set")
+
+# %% [markdown]
+# How much does the loss of the trained buggy network still depend on how wrong it is?
+# Its logits are the output of every layer but the final softmax. Over the test images:
+# the range of the doubly-softmaxed probabilities the loss sees, and the gradient with
+# respect to the logits of the digits it gets wrong, with the extra softmax and as if
+# the loss had seen those logits directly.
+
+# %%
+split = make_split(mnist, right.config.train_size, right.config.val_size, right.config.test_size)
+X_test = normalise(mnist.test_images[split.test]).to(device)  # (N, 1, 28, 28)
+y_test = mnist.test_labels[split.test].to(device)  # (N,)
+wrong.net.eval()
+with torch.no_grad():  # no_grad, not inference_mode: logit_gradients differentiates z
+    z = wrong.net.layers[:-1](X_test)  # (N, 10): the logits, before the network's softmax
+p = torch.softmax(z, dim=1)  # (N, 10): what the buggy network outputs
+q = torch.softmax(p, dim=1)  # (N, 10): what CrossEntropyLoss turns them into
+grad_plain, grad_bug = logit_gradients(z, y_test)  # (N,), (N,)
+mistakes = p.argmax(dim=1) != y_test  # (N,)
+confidence = torch.where(mistakes, p.max(dim=1).values, -1.0)  # (N,): -1 for right answers
+worst = confidence.argmax()  # the most confident mistake
+
+q_low, q_high = 1 / (math.e + 9), math.e / (math.e + 9)  # the bounds for a one-hot p
+ceiling = math.log(math.e + 9)  # the loss of a one-hot p on a wrong digit
+report.metric("softmax_q_low", q_low, "number", 3)
+report.metric("softmax_q_high", q_high, "number", 3)
+report.metric("softmax_q_min", q.min().item(), "number", 3)
+report.metric("softmax_q_max", q.max().item(), "number", 3)
+report.metric("softmax_loss_ceiling", ceiling, "number", 3)
+# 1 - max(p) rounds to 0 in float32: sum the other nine probabilities in log space
+z_worst = z[worst].double()  # (10,)
+others = torch.cat([z_worst[:z_worst.argmax()], z_worst[z_worst.argmax() + 1:]])  # (9,)
+rest = (torch.logsumexp(others, dim=0) - torch.logsumexp(z_worst, dim=0)).exp().item()
+report.metric("softmax_worst_rest", rest, "scientific")
+report.metric("softmax_worst_grad_plain", grad_plain[worst].item(), "number", 2)
+report.metric("softmax_worst_grad_bug", grad_bug[worst].item(), "scientific")
+report.metric("softmax_worst_grad_ratio", (grad_plain[worst] / grad_bug[worst]).item(),
+              "scientific", 1)
+report.metric("softmax_mistakes_median_ratio",
+              (grad_plain[mistakes] / grad_bug[mistakes]).median().item(), "number", 0)
+report.check(q_low - 1e-6 <= q.min().item() and q.max().item() <= q_high + 1e-6,
+             "the doubly-softmaxed probabilities stay within [1/(e + 9), e/(e + 9)]")
+report.check(bool(mistakes.any()) and (grad_bug[mistakes] < grad_plain[mistakes]).all().item(),
+             "on every test digit it gets wrong, the extra softmax shrinks the logits' gradient")
+if CONFIG == FULL:
+    report.check(grad_bug[worst] < grad_plain[worst] / 10,
+                 "on its most confident mistake the gradient is over 10 times smaller")
 
 # %%
 n = right.config.num_epochs

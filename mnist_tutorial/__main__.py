@@ -2,7 +2,7 @@
 
     python -m mnist_tutorial data                 check (or download) MNIST
     python -m mnist_tutorial train                train the lesson MLP (final recipe)
-    python -m mnist_tutorial train --recipe plain --epochs 3 --logdir runs/plain
+    python -m mnist_tutorial train --recipe plain --epochs 3 --logdir runs
 
 Progress bars go to stderr; the last line printed is a one-line summary. The runs behind
 the course website are the lessons' notebooks (lessons/*.py in a copy of the course),
@@ -80,7 +80,10 @@ def _parser() -> argparse.ArgumentParser:
                             "several seeds train several models and report mean ± std (default: 0)")
     train.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps (default: $MNIST_TUTORIAL_DEVICE, else auto: "
                                         "CUDA, then MPS, else CPU)")
-    train.add_argument("--logdir", help="write TensorBoard logs here (view: tensorboard --logdir DIR)")
+    train.add_argument("--logdir", metavar="DIR",
+                       help="write TensorBoard logs under DIR, one folder per run named "
+                            "<recipe>-seed<k>-<YYYYmmdd-HHMMSS> (view them side by side: "
+                            "tensorboard --logdir DIR)")
     train.add_argument("--pipeline", choices=["tensor", "lesson"], default="tensor",
                        help="tensor (default): batches cut from tensors on the device (fast); lesson: the "
                             "lessons' Dataset + ToTensor + DataLoader (same batches, slower)")
@@ -95,7 +98,7 @@ def _train(args) -> str:
     import torch
 
     from .data import load_mnist
-    from .training import train_model
+    from .training import run_logdir, train_model
 
     overrides = {k: v for k, v in dict(num_epochs=args.epochs, batch_size=args.batch_size,
                                        lr=args.lr, train_size=args.train_size).items()
@@ -115,13 +118,15 @@ def _train(args) -> str:
     for seed in args.seed:
         config = TrainConfig.recipe(args.recipe, seed=seed, softmax_output=args.softmax_bug,
                                     **overrides)
-        logdir = f"{args.logdir}/seed{seed}" if args.logdir and len(args.seed) > 1 else args.logdir
+        name = args.recipe + ("-softmax-bug" if args.softmax_bug else "")
+        logdir = run_logdir(args.logdir, name, seed) if args.logdir else None
         result = train_model(config, mnist, device=args.device, logdir=logdir,
                              progress=True, pipeline=args.pipeline)
         accuracies.append(result.test_accuracy)
         print(f"seed {seed}: test accuracy {result.test_accuracy:.2%}, validation "
               f"{result.epoch_val_accuracy[-1]:.2%}, {sum(result.epoch_seconds):.1f} s training "
-              f"({result.device}, {torch.get_num_threads()} CPU threads)", flush=True)
+              f"({result.device}, {torch.get_num_threads()} CPU threads)"
+              + (f"; TensorBoard log in {logdir}" if logdir else ""), flush=True)
     wall = time.perf_counter() - start
     mean = statistics.fmean(accuracies)
     if len(accuracies) > 1:

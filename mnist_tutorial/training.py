@@ -16,7 +16,9 @@ Run ``python -m mnist_tutorial train --help`` for the command line.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,6 +233,23 @@ def _to_device(loader, device):
     return OnDevice()
 
 
+# --8<-- [start:run_logdir]
+def run_logdir(root, recipe: str, seed: int, when: datetime.datetime | None = None) -> Path:
+    """A new TensorBoard folder for one run: ``root/<recipe>-seed<k>-<YYYYmmdd-HHMMSS>``.
+
+    One folder per run: ``tensorboard --logdir root`` then shows every run as a curve of
+    its own, and a rerun adds a new curve instead of piling its points onto the last.
+    """
+    stamp = (when or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    folder = Path(root) / f"{recipe}-seed{seed}-{stamp}"
+    suffix = 1
+    while folder.exists():  # the same run started twice within a second
+        suffix += 1
+        folder = Path(root) / f"{recipe}-seed{seed}-{stamp}-{suffix}"
+    return folder
+# --8<-- [end:run_logdir]
+
+
 def _summary_writer(logdir):
     if not logdir:
         return None
@@ -254,6 +273,10 @@ def _log_epoch(writer, result: TrainResult, epoch: int, steps_per_epoch: int) ->
 
 def _progress_bar(total: int, enabled: bool):
     if not enabled or os.environ.get("TQDM_DISABLE"):  # the site's build sets it
+        return None
+    # A bar redraws itself with carriage returns: fine on a terminal or in a notebook, a
+    # flood in a log file (CI, nohup, a pipe). The per-run summary lines remain.
+    if "ipykernel" not in sys.modules and not sys.stderr.isatty():
         return None
     import warnings
 

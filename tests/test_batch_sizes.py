@@ -36,3 +36,38 @@ def test_no_epoch_ends_on_a_short_batch(profile):
     assert all(config.train.train_size % b == 0 for b in config.batch_sizes)
     assert all(config.bin_examples % b == 0 for b in config.batch_sizes)
     assert len(config.seeds) >= 3
+
+
+@pytest.fixture(scope="module")
+def one_step(mnist_root):
+    """A run of exactly one Adam step (one batch of 128 images), and its update sizes."""
+    from mnist_tutorial.config import TrainConfig
+    from mnist_tutorial.data import load_mnist
+
+    mnist = load_mnist(mnist_root)
+    config = TrainConfig.recipe("plain", num_epochs=1, batch_size=128, train_size=128,
+                                val_size=128, test_size=128)
+    return config, mnist, lesson.update_sizes(config, mnist, "cpu")
+
+
+def test_adams_first_step_is_a_full_step(one_step):
+    from mnist_tutorial.models import MLP, count_parameters
+
+    config, _, sizes = one_step
+    assert len(sizes) == 1
+    # Step 1 of Adam moves every parameter with a nonzero gradient by exactly lr.
+    full_step = config.lr * count_parameters(MLP(config.hidden)) ** 0.5
+    assert 0.9 * full_step < sizes[0] <= full_step * (1 + 1e-4)
+
+
+def test_displacement_of_a_one_step_run_is_that_step(one_step):
+    import torch
+
+    from mnist_tutorial.training import train_model
+
+    config, mnist, sizes = one_step
+    run = train_model(config, mnist, device="cpu")  # the same seed: the same step
+    assert lesson.displacement(run) == pytest.approx(sizes[0], rel=1e-4)
+    # The hooks are gone: a later optimiser step is not recorded.
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1).step()
+    assert len(sizes) == 1

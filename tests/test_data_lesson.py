@@ -45,5 +45,30 @@ def test_first_labels_of_a_loader():
     assert lesson.first_labels(loader, n=3) == "0 1 2"
 
 
-def test_both_profiles_use_the_whole_data():
-    assert lesson.FULL == lesson.SMOKE
+def test_both_profiles_use_the_whole_data_and_time_the_whole_split_in_full():
+    assert lesson.FULL.timed_images is None  # train_idx[:None]: every training image
+    assert lesson.SMOKE.timed_images and lesson.SMOKE.timed_images % lesson.SMOKE.batch_size == 0
+    assert (lesson.FULL.num_samples, lesson.FULL.tolerance) == (lesson.SMOKE.num_samples,
+                                                                lesson.SMOKE.tolerance)
+
+
+def test_torchvision_mnist_serves_the_course_tensors(mnist_root):
+    mnist = data.load_mnist(mnist_root)
+    test_set = lesson.torchvision_mnist(mnist_root, train=False, download=False)
+    assert len(test_set) == len(mnist.test_labels)
+    for i in (0, 1234, 9999):
+        X, y = test_set[i]
+        assert X.shape == (1, 28, 28) and X.dtype == torch.float32
+        assert y == int(mnist.test_labels[i])
+        assert torch.allclose(X, data.normalise(mnist.test_images[i : i + 1])[0], atol=1e-6)
+
+
+def test_torchvision_mnist_does_not_download_when_told_not_to(tmp_path):
+    with pytest.raises(RuntimeError, match="Dataset not found"):
+        lesson.torchvision_mnist(tmp_path, download=False)
+
+
+def test_epoch_seconds_counts_every_image():
+    batches = [(None, torch.zeros(5)), (None, torch.zeros(3))]
+    seconds, count = lesson.epoch_seconds(batches)
+    assert count == 8 and 0 <= seconds < 1

@@ -98,3 +98,18 @@ def test_without_a_checkpoint_it_trains_the_training_lessons_network():
     training = definitions("training")
     for evaluation, train in ((ev.FULL, training.FULL), (ev.SMOKE, training.SMOKE)):
         assert evaluation.train == dataclasses.replace(train.final, seed=train.seeds[0])
+
+
+def test_inference_mode_outputs_are_refused_by_autograd_no_grad_outputs_are_not():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    X = torch.randn(4, 1, 28, 28)
+    no_grad = ev.outputs_under(torch.no_grad, net, X)
+    inference = ev.outputs_under(torch.inference_mode, net, X)
+    assert torch.equal(no_grad, inference)
+    assert not no_grad.requires_grad and not inference.requires_grad
+    assert inference.is_inference() and not no_grad.is_inference()
+    assert ev.use_in_autograd(no_grad) is None
+    assert ev.use_in_autograd(inference).startswith("Inference tensors cannot be saved for backward")
+    assert ev.use_in_autograd(inference.clone()) is None
+    assert ev.outputs_under(torch.enable_grad, net, X).requires_grad  # recording: a graph

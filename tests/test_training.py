@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import pytest
 import torch
 from torch import nn
@@ -98,3 +99,18 @@ def test_a_checkpoint_gives_back_the_same_network(tmp_path):
     assert torch.equal(loaded(X), net(X)) and loaded is not net
     with pytest.raises(RuntimeError, match="size mismatch"):
         load_mlp(tmp_path / "net.pt", TrainConfig(hidden=(64, 16)))
+
+
+def test_progress_bars_only_where_someone_watches(monkeypatch):
+    from mnist_tutorial import training
+
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert training._progress_bar(10, True) is None  # a log file: no redraws
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    bar = training._progress_bar(10, True)
+    assert bar is not None and bar.total == 10
+    bar.close()
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert training._progress_bar(10, True) is None

@@ -9,9 +9,11 @@
 # %%
 from dataclasses import dataclass
 
+import matplotlib.patches as patches
 import torch
 from torch import nn
 
+from mnist_tutorial import plots
 from mnist_tutorial.config import current_profile
 from mnist_tutorial.data import load_mnist, normalise
 from mnist_tutorial.models import MLP, count_parameters
@@ -69,6 +71,132 @@ net = MLP(CONFIG.hidden)
 print(net)
 
 # %% [markdown]
+# ## The network, drawn
+#
+# Walk the module's layers, read each `nn.Linear`'s sizes and parameter counts off the
+# object itself, and draw the network with a few units per layer (the rest elided).
+
+# %%
+# --8<-- [start:linear_layers]
+def linear_layers(net):
+    """Each ``nn.Linear`` of ``net`` in order: its widths, parameter counts and activation."""
+    leaves = [m for m in net.modules() if not list(m.children())]  # Flatten, Linear, ReLU, ...
+    layers = []
+    for i, module in enumerate(leaves):
+        if isinstance(module, nn.Linear):
+            after = leaves[i + 1] if i + 1 < len(leaves) else None
+            layers.append({
+                "n_in": module.in_features, "n_out": module.out_features,
+                "weights": module.weight.numel(),  # n_out x n_in: one per edge
+                "biases": module.bias.numel(),  # one per unit of the layer
+                "activation": None if after is None or isinstance(after, nn.Linear)
+                else type(after).__name__,
+            })
+    return layers
+# --8<-- [end:linear_layers]
+
+
+def network_diagram(layers):
+    """SVG of a fully connected network: five units per layer drawn, the rest elided.
+
+    Labels every part the lessons name (units, weights, bias, activation, logits, width,
+    depth) and each layer's parameter count, all taken from ``layers``.
+    """
+    widths = [layers[0]["n_in"]] + [layer["n_out"] for layer in layers]
+    names = ["input layer"] + [f"hidden layer {i}" for i in range(1, len(layers))] + ["output layer"]
+    shown_y = [3.0, 2.0, 1.0, -1.0, -2.0]  # three units on top, two at the bottom, dots between
+    ink, edge, accent = "#212121", "#9e9e9e", "#e65100"
+    fill = ["#e8eaf6"] + ["#c5cae9"] * (len(layers) - 1) + ["#c8e6c9"]
+    xs = [4.6 * i for i in range(len(widths))]  # layer columns
+    with plots.figure(figsize=(10, 6.2)) as (fig, ax):
+        ax.set_axis_off()
+        ax.set_aspect("equal")
+        for i in range(len(layers)):  # weights: every drawn unit to every drawn unit
+            for y0 in shown_y:
+                for y1 in shown_y:
+                    ax.plot([xs[i] + 0.3, xs[i + 1] - 0.3], [y0, y1], color=edge, lw=0.6, zorder=1)
+            bias_y = 4.3  # the bias: a constant input 1 with its own weight to each unit
+            ax.add_patch(patches.Rectangle((xs[i] - 0.25, bias_y - 0.25), 0.5, 0.5, fc="white",
+                                           ec=accent, lw=1.2, zorder=3))
+            ax.text(xs[i], bias_y, "1", ha="center", va="center", color=ink, fontsize=9, zorder=4)
+            for y1 in shown_y:
+                ax.plot([xs[i] + 0.25, xs[i + 1] - 0.3], [bias_y, y1], color=accent, lw=0.7,
+                        ls=(0, (3, 2)), zorder=1)
+        for i, x in enumerate(xs):
+            for y in shown_y:
+                ax.add_patch(patches.Circle((x, y), 0.3, fc=fill[i], ec=ink, lw=1, zorder=2))
+            for dy in (-0.35, 0.0, 0.35):  # the elided units
+                ax.add_patch(patches.Circle((x, dy), 0.06, color=ink, zorder=2))
+            ax.text(x, 5.55, names[i], ha="center", fontsize=10, fontweight="bold", color=ink)
+            ax.text(x, 5.05, f"width {format_value(widths[i], 'count')}", ha="center",
+                    fontsize=9, color=ink)
+        for i, layer in enumerate(layers):
+            x = (xs[i] + xs[i + 1]) / 2
+            counts = (f"W: {layer['n_out']} × {layer['n_in']} = "
+                      f"{format_value(layer['weights'], 'count')}\n"
+                      f"b: {format_value(layer['biases'], 'count')}\n"
+                      f"{format_value(layer['weights'] + layer['biases'], 'count')} parameters")
+            ax.text(x, -3.55, counts, ha="center", va="top", fontsize=8.5, color=ink,
+                    linespacing=1.4)
+            if layer["activation"]:
+                ax.text(xs[i + 1], -2.75, layer["activation"], ha="center", va="center",
+                        fontsize=8.5, color=ink,
+                        bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": ink, "lw": 0.8})
+        for y, label in zip(shown_y, ["pixel 1", "pixel 2", "pixel 3", f"pixel {widths[0] - 1}",
+                                      f"pixel {widths[0]}"]):
+            ax.text(xs[0] - 0.45, y, label, ha="right", va="center", fontsize=8.5, color=ink)
+        digits = [0, 1, 2, widths[-1] - 2, widths[-1] - 1]
+        for y, digit in zip(shown_y, digits):
+            ax.text(xs[-1] + 0.45, y, f"logit of {digit}", ha="left", va="center",
+                    fontsize=8.5, color=ink)
+        arrow = {"arrowstyle": "->", "color": ink, "lw": 0.8}
+        # Labels that sit on edges get a white box, drawn above the edges, below the units.
+        label = {"fontsize": 8.5, "bbox": {"fc": "white", "ec": "none", "pad": 1}, "zorder": 2.5}
+        unit = f"{layers[0]['activation']}(weighted sum + bias)" if layers[0]["activation"] else ""
+        ax.annotate(f"a unit (neuron):\n{unit}", xy=(xs[1] + 0.22, 3.2),
+                    xytext=(xs[1] + 0.8, 3.75), color=ink, arrowprops=arrow, **label)
+        ax.annotate("a weight (an edge)", xy=(xs[2] + 2.3, -2.0), xytext=(xs[2] + 1.2, -2.85),
+                    color=ink, ha="left", arrowprops=arrow, **label)
+        ax.annotate("bias", xy=(xs[0] - 0.27, 4.3), xytext=(xs[0] - 1.6, 4.3),
+                    color=ink, va="center", arrowprops={**arrow, "color": accent}, **label)
+        left, right, y = xs[1] - 0.3, xs[-1] + 0.3, -5.35  # depth: the layers with weights
+        ax.plot([left, left, right, right], [y + 0.15, y, y, y + 0.15], color=ink, lw=0.9)
+        ax.text((left + right) / 2, y - 0.25,
+                f"depth {len(layers)}: {len(layers)} layers of weights · "
+                f"{format_value(sum(layer['weights'] + layer['biases'] for layer in layers), 'count')} "
+                f"parameters in all", ha="center", va="top", fontsize=9, color=ink)
+        ax.set_xlim(xs[0] - 2.2, xs[-1] + 2.2)
+        ax.set_ylim(-6.3, 6.0)
+        return plots.to_svg(fig)
+
+
+# %%
+layers = linear_layers(net)
+for layer in layers:
+    print(layer)
+report.check([layers[0]["n_in"]] + [layer["n_out"] for layer in layers]
+             == [28 * 28, *CONFIG.hidden, 10], "the drawn widths are the MLP's layer sizes")
+report.check(sum(layer["weights"] + layer["biases"] for layer in layers) == count_parameters(net),
+             "the per-layer parameter counts of the diagram sum to the model's total")
+report.metric("depth", len(layers), "count")
+report.metric("hidden_units", sum(layer["n_out"] for layer in layers[:-1]), "count")
+counts = ", ".join(f"{format_value(layer['weights'] + layer['biases'], 'count')} in layer {i}"
+                   for i, layer in enumerate(layers, start=1))
+report.figure(
+    "network", network_diagram(layers),
+    alt=(f"Diagram of the MLP as four columns of circles, five drawn per layer and the rest "
+         f"shown as dots: an input layer of {layers[0]['n_in']} pixels, hidden layers of "
+         + " and ".join(str(layer["n_out"]) for layer in layers[:-1])
+         + f" {layers[0]['activation']} units, and an output layer of {layers[-1]['n_out']} "
+         f"logits, one per digit. "
+         f"Grey edges are weights, dashed orange edges from a constant 1 are biases. "
+         f"Parameters per layer: {counts}; depth {len(layers)}, "
+         f"{format_value(count_parameters(net), 'count')} parameters in all."),
+    caption=("The lesson MLP with its parts named. Every unit is connected to every unit of "
+             "the next layer; only five units per layer are drawn. The widths and parameter "
+             "counts are read from the nn.Module itself."))
+
+# %% [markdown]
 # ## `net(X)`, not `net.forward(X)`
 #
 # Calling the module runs its hooks around `forward`; calling `forward` directly skips
@@ -120,7 +248,7 @@ report.table("parameters", ["parameter", "shape", "numbers"], rows,
              "Every tensor that net.parameters() hands to the optimiser.")
 total = report.metric("parameters", count_parameters(net), "count")
 report.metric("num_tensors", len(rows), "count")
-per_layer = [count_parameters(layer) for layer in net.modules() if isinstance(layer, nn.Linear)]
+per_layer = [layer["weights"] + layer["biases"] for layer in layers]
 report.metric("first_layer_share", per_layer[0] / total, "percent", 0)
 print(f"from the layer sizes {sizes}: {parameters_from_sizes(sizes):,}")
 report.check(total == parameters_from_sizes(sizes),
@@ -139,7 +267,8 @@ with torch.no_grad():
     probs = torch.softmax(y_hat, dim=1)  # (B, 10), rows sum to 1
     loss = nn.CrossEntropyLoss()(y_hat, y).item()
     by_hand = -torch.log(probs[torch.arange(len(y)), y]).mean().item()
-print(f"CrossEntropyLoss {loss:.4f}, -log p(true class) {by_hand:.4f}, ln 10 {torch.log(torch.tensor(10.)):.4f}")
+print(f"CrossEntropyLoss {loss:.4f}, -log p(true class) {by_hand:.4f}, "
+      f"ln 10 {torch.log(torch.tensor(10.)):.4f}")
 report.check(y_hat.shape == (CONFIG.batch_size, 10), "the network returns 10 logits per image")
 report.check(abs(loss - by_hand) <= 1e-5,
              "CrossEntropyLoss on the logits equals -log of the softmax probability of the true class")

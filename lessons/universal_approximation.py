@@ -9,6 +9,7 @@
 
 # %%
 import dataclasses
+import json
 import statistics
 from dataclasses import dataclass
 
@@ -388,6 +389,29 @@ for width in CONFIG.widths:
                  f"on it, mean squared error {scientific_text(value)}; orange ticks mark "
                  f"where the units bend; below, the error on its own scale."),
             caption=f"{plural(width, 'hidden unit')} ({seeds_text(CONFIG.seeds)}).")
+
+# %% [markdown]
+# ## Build it from bumps
+#
+# The page's bump builder draws the reader's own sum of ReLU bumps against the target,
+# and its "fit it for me" button shows what training found: it loads the target and the
+# median fit of each width on the plotting grid.
+
+# %%
+def rounded(values) -> list[float]:
+    return [round(float(v), 6) for v in values]
+
+
+with torch.no_grad():
+    curves = {"x": rounded(X_plot.flatten()), "target": rounded(y_plot.flatten()),
+              "numSeeds": len(CONFIG.seeds),
+              "fits": {str(w): {"y": rounded(nets[w](X_plot).flatten()), "mse": medians[w]}
+                       for w in CONFIG.widths}}
+report.asset("curves", json.dumps(curves).encode(), ".json")
+report.check(len(curves["x"]) == len(curves["target"]) and all(
+    len(fit["y"]) == len(curves["x"]) for fit in curves["fits"].values()),
+             "the bump builder gets the target and every width's fit on one grid")
+
 
 # %% [markdown]
 # ## Exercise 1: how many bumps?

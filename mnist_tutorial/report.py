@@ -13,15 +13,18 @@ stops holding, and ``finish`` compares your numbers with the ones the course web
 shows (given as ``site``). When the site is built, ``$MNIST_TUTORIAL_REPORT`` names a
 folder and ``finish`` also writes everything there as ``report.json``, which the
 pages' shortcodes read (``<!-- metric training.test_accuracy -->``): the numbers on a
-page are the numbers its notebook printed.
+page are the numbers its notebook printed. ``report.asset`` records a file a page's
+script loads (an interactive page's network weights), published beside the figures.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import platform
+import re
 import statistics
 from pathlib import Path
 
@@ -96,6 +99,7 @@ class Report:
         self.tables: dict[str, dict] = {}
         self.figures: dict[str, dict] = {}
         self.histories: dict[str, object] = {}
+        self.assets: dict[str, dict] = {}
         self.claims: list[dict] = []
 
     def _new(self, section: dict, key: str) -> None:
@@ -164,6 +168,25 @@ class Report:
         self._new(self.histories, key)
         self.histories[key] = values
 
+    def asset(self, key: str, data: bytes, suffix: str) -> str:
+        """Record a file that a page's script loads (weights, sample images): the site
+        publishes it as ``generated/<page>/<key><suffix>``, beside the figures. Returns
+        that file name. When the site is built it is written next to ``report.json``."""
+        self._new(self.assets, key)
+        if not re.fullmatch(r"\.[a-z0-9]+", suffix) or suffix == ".svg":
+            raise ValueError(f"asset {key!r}: suffix {suffix!r} must look like '.bin' "
+                             f"(figures, the .svg files, go through report.figure)")
+        name = key + suffix
+        self.assets[key] = {"file": name, "bytes": len(data),
+                            "sha256": hashlib.sha256(data).hexdigest(), "cell": _cell()}
+        target = os.environ.get(REPORT_ENV)
+        if target:
+            folder = Path(target) / "assets"
+            folder.mkdir(exist_ok=True)
+            (folder / name).write_bytes(data)
+        print(f"asset {name}: {len(data):,} bytes")
+        return name
+
     def check(self, holds, claim: str) -> None:
         """Assert a claim the page makes: the run fails the day it stops holding."""
         if not holds:
@@ -182,7 +205,7 @@ class Report:
         return {
             "page": self.page,
             "metrics": self.metrics, "tables": self.tables, "figures": self.figures,
-            "histories": self.histories, "claims": self.claims,
+            "histories": self.histories, "assets": self.assets, "claims": self.claims,
             "provenance": {"profile": self.profile, "seeds": self.seeds, "device": device,
                            "torch": torch.__version__, "python": platform.python_version()},
         }

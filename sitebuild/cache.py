@@ -5,6 +5,7 @@ An entry is a folder ``<cache>/<home>/<key>/`` holding
 * ``report.json``     what the run's ``Report`` recorded (numbers, tables, figures, claims);
 * ``notebook.ipynb``  the executed notebook, with its outputs;
 * ``files/``          files the run saved for other homes (the trained network);
+* ``assets/``         files its report publishes for the page's scripts (``report.asset``);
 * ``manifest.json``   the SHA-256 of each file above, and the run's provenance.
 
 The key hashes everything that decides the run's numbers: the home's source, the source
@@ -141,6 +142,12 @@ class Entry:
                 if name.startswith("files/")]
 
     @property
+    def assets(self) -> dict[str, Path]:
+        """The files ``report.asset`` recorded, by file name."""
+        return {asset["file"]: self.path / "assets" / asset["file"]
+                for asset in self.report.get("assets", {}).values()}
+
+    @property
     def provenance(self) -> dict:
         return {**self.report["provenance"], **self.manifest["provenance"]}
 
@@ -168,6 +175,9 @@ def load(name: str, key_: str, log=None) -> Entry | None:
                 isinstance(entry.report.get(section), kind) for section, kind in shape.items()):
             raise ValueError("report.json is not a report (metrics, tables, figures, claims, "
                              "provenance)")
+        for asset in entry.report.get("assets", {}).values():
+            if manifest["digests"].get(f"assets/{asset['file']}") != asset["sha256"]:
+                raise ValueError(f"the report's asset {asset['file']} is missing or differs")
         return entry
     except (OSError, ValueError, KeyError, TypeError) as error:
         damaged = cache_dir() / ".damaged" / f"{name}-{key_}-{int(time.time())}"
@@ -198,11 +208,12 @@ def remove_stale_staging(folder: Path) -> None:
 
 
 def store(name: str, key_: str, report: bytes, notebook: bytes, files: dict[str, Path],
-          provenance: dict, root: Path | None = None) -> Entry:
+          provenance: dict, root: Path | None = None,
+          assets: dict[str, Path] | None = None) -> Entry:
     """Write an entry beside its final place, then rename it there in one step.
 
     ``root``: another cache folder than ``cache_dir()`` (the build's fallback when the
-    cache cannot be written)."""
+    cache cannot be written). ``assets``: the files ``report.asset`` wrote, by name."""
     final = (root or cache_dir()) / name / key_
     final.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(final.parent)
@@ -213,6 +224,9 @@ def store(name: str, key_: str, report: bytes, notebook: bytes, files: dict[str,
         for filename, source in files.items():
             (staging / "files").mkdir(exist_ok=True)
             shutil.copyfile(source, staging / "files" / filename)
+        for filename, source in (assets or {}).items():
+            (staging / "assets").mkdir(exist_ok=True)
+            shutil.copyfile(source, staging / "assets" / filename)
         digests = {p.relative_to(staging).as_posix(): _file_digest(p)
                    for p in sorted(staging.rglob("*")) if p.is_file()}
         manifest = {"schema": SCHEMA, "key": key_, "digests": digests, "provenance": provenance}

@@ -5,7 +5,8 @@ their ``uses``) only those whose key has no entry. A run is the notebook the lea
 downloads, executed top to bottom in a new kernel, in an empty working folder, with:
 
 * ``MNIST_TUTORIAL_PROFILE``      the profile (full or smoke);
-* ``MNIST_TUTORIAL_REPORT``       where ``report.finish()`` writes ``report.json``;
+* ``MNIST_TUTORIAL_REPORT``       where ``report.finish()`` writes ``report.json`` (and
+  ``report.asset`` its files, under ``assets/``);
 * ``MNIST_TUTORIAL_CHECKPOINTS``  a folder holding the files of the homes it uses; what
   the run saves there becomes this entry's files;
 * ``TQDM_DISABLE=1``              no progress bars in the published outputs.
@@ -186,6 +187,7 @@ def execute(home: Home, profile: str, key: str, used: list[cache.Entry],
                              f"does it end with report.finish()?")
         files = {p.name: p for p in sorted(checkpoints.iterdir())
                  if p.is_file() and p.name not in inherited}
+        assets = {p.name: p for p in sorted((work / "report" / "assets").glob("*"))}
         provenance = {
             "home": home.where,
             "commit": git_commit(),
@@ -197,12 +199,12 @@ def execute(home: Home, profile: str, key: str, used: list[cache.Entry],
         stored = (home.name, key, report.read_bytes(), nbformat.writes(nb).encode(), files,
                   provenance)
         try:
-            entry = cache.store(*stored)
+            entry = cache.store(*stored, assets=assets)
         except OSError as error:
             log(f"warning: {home.name}: the cache {cache.cache_dir()} cannot be written "
                 f"({error.strerror or error}); this build uses the run, but it is not kept. "
                 f"Fix: make that folder writable, or set {cache.CACHE_ENV} to one you can "
                 f"write.")
-            entry = cache.store(*stored, root=_scratch())
+            entry = cache.store(*stored, root=_scratch(), assets=assets)
     log(f"{home.name}: done in {wall:.1f} s")
     return entry

@@ -58,6 +58,19 @@ def test_finish_writes_the_report_for_the_build(tmp_path, monkeypatch, capsys):
     assert "These are the numbers the course website shows" in capsys.readouterr().out
 
 
+def test_an_asset_is_written_for_the_build_and_recorded(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_TUTORIAL_REPORT", str(tmp_path))
+    report = Report("page")
+    assert report.asset("weights", b"\x00\x3c" * 4, ".bin") == "weights.bin"
+    assert (tmp_path / "assets" / "weights.bin").read_bytes() == b"\x00\x3c" * 4
+    assert report.as_dict()["assets"]["weights"]["bytes"] == 8
+    with pytest.raises(ValueError, match="recorded twice"):
+        report.asset("weights", b"", ".bin")
+    for suffix in ("bin", ".svg", "/../x"):
+        with pytest.raises(ValueError, match="suffix"):
+            report.asset("other", b"", suffix)
+
+
 def _metric(value, std=None, unit="number", timing=False):
     return {"value": value, "std": std, "unit": unit, "timing": timing,
             "text": format_value(value, unit, 2, std)}

@@ -280,6 +280,33 @@ def test_a_home_gets_the_files_of_the_homes_it_uses(tmp_path, monkeypatch):
         == "the saved weights arrive"
 
 
+def test_an_asset_is_kept_in_the_entry_and_verified(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path / "cache"))
+    source = HOME.format(title="Weights", name="weights", value=1).replace(
+        'report.metric("doubled"', 'report.asset("net", bytes(range(256)) * 3, ".bin")\n'
+                                   'report.metric("doubled"')
+    docs, lessons = write_course(tmp_path, {"weights": source})
+    found = homes.discover(docs, lessons)
+    entry = run.build("smoke", log=lambda line: None, homes=found)["weights"]
+    assert entry.report["assets"]["net"]["file"] == "net.bin"
+    assert entry.assets["net.bin"].read_bytes() == bytes(range(256)) * 3
+    assert entry.files == []  # an asset is published, not handed to other homes
+    key = entry.path.name
+    entry.assets["net.bin"].write_bytes(b"tampered")
+    messages = []
+    assert cache.load("weights", key, messages.append) is None
+    assert "assets/net.bin does not match its digest" in messages[0]
+
+
+def test_an_entry_without_the_asset_its_report_names_is_damaged(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path))
+    report = {**REPORT, "assets": {"net": {"file": "net.bin", "bytes": 3, "sha256": "0" * 64}}}
+    cache.store("h", "k" * 32, json.dumps(report).encode(), b"{}", {}, {})
+    messages = []
+    assert cache.load("h", "k" * 32, messages.append) is None
+    assert "asset net.bin is missing or differs" in messages[0]
+
+
 # ---------------------------------------------------------------- do the numbers reproduce?
 
 

@@ -1,0 +1,348 @@
+# ---
+# jupyter:
+#   mnist_tutorial:
+#     uses: [training]
+# ---
+
+# %% [markdown]
+# # Draw a digit
+#
+# The code and the runs of the page *Draw a digit*: export the training lesson's network
+# (the final recipe, seed 0) as float16 weights for the page's JavaScript, check that the
+# exported network, run in the page's arithmetic, predicts what PyTorch predicts on the
+# whole test set, and measure what MNIST's preprocessing (fit into 20×20, centre by centre
+# of mass) is worth on digits that are drawn off-centre or small. Under a minute on a
+# laptop CPU once the training notebook's file is there. `MNIST_TUTORIAL_PROFILE=smoke`
+# gives a quick run.
+
+# %%
+import base64
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from mnist_tutorial import plots
+from mnist_tutorial.config import TrainConfig, current_profile
+from mnist_tutorial.data import MEAN, STD, load_mnist, make_split
+from mnist_tutorial.models import count_parameters
+from mnist_tutorial.report import Report
+from mnist_tutorial.training import checkpoint_dir, load_mlp, pick_device, train_model
+
+SIZE = 28  # MNIST's images are 28×28...
+BOX = 20  # ...and each digit fits in a 20×20 box inside
+INK_THRESHOLD = 0.1  # ink fainter than this does not count for the bounding box
+
+
+@dataclass(frozen=True)
+class Config:
+    train: TrainConfig = TrainConfig.recipe("final", seed=0)  # the training notebook's seed 0
+    samples_per_digit: int = 3  # test images the page offers, per digit...
+    num_mistakes: int = 8  # ...and misclassified ones, the first in test-set order
+    max_shift: int = 4  # pixels: MNIST's 4-pixel margin, so no ink leaves the image
+    shrink: int = 14  # side of a "small drawing" (the digit at half size)
+    min_agreement: float = 0.999  # exported network vs PyTorch, share of equal predictions
+    claims_need_full: bool = True  # preprocessing claims hold for a trained network only
+
+
+FULL = Config()
+SMOKE = dataclasses.replace(FULL, train=FULL.train.smoke(), claims_need_full=False)
+CONFIG = FULL if current_profile() == "full" else SMOKE
+
+device = pick_device()
+report = Report("draw_a_digit", seeds=[CONFIG.train.seed], device=device)
+print(CONFIG)
+
+# %% [markdown]
+# ## The trained network
+#
+# The training notebook saved its first final-recipe run (see the evaluation notebook);
+# without that file the same run is trained here.
+
+# %%
+mnist = load_mnist()
+checkpoint = checkpoint_dir() / "mlp-final-seed0.pt"
+note = checkpoint.with_suffix(".json")
+if note.is_file() and json.loads(note.read_text())["config"] == repr(CONFIG.train):
+    net = load_mlp(checkpoint, CONFIG.train, "cpu")
+else:
+    print(f"No {checkpoint.name} for this recipe and profile: training it here.")
+    net = train_model(CONFIG.train, mnist, device=str(device), progress=True).net.cpu()
+net.eval()
+split = make_split(mnist, CONFIG.train.train_size, CONFIG.train.val_size, CONFIG.train.test_size)
+images = mnist.test_images[split.test].numpy() / 255.0  # (N, 28, 28) ink in [0, 1]
+labels = mnist.test_labels[split.test].numpy()  # (N,)
+num_test = len(labels)
+
+
+def torch_probs(images):
+    """PyTorch's probabilities (N, 10) for ink images (N, 28, 28) in [0, 1]."""
+    X = torch.as_tensor((images - MEAN) / STD, dtype=torch.float32).unsqueeze(1)  # (N, 1, 28, 28)
+    with torch.inference_mode():
+        return torch.softmax(net(X), dim=1).numpy()
+
+
+# %% [markdown]
+# ## Export: float16 weights
+#
+# Three `nn.Linear` layers, each a weight matrix (out, in) and a bias, written one after
+# the other as little-endian float16: half the size of float32, and float16 keeps about
+# three significant digits, plenty for weights of this size.
+
+# %%
+# --8<-- [start:export]
+def linear_layers(net):
+    """(weight (out, in), bias (out,)) of each nn.Linear of the MLP, in order, as numpy."""
+    return [(m.weight.detach().numpy(), m.bias.detach().numpy())
+            for m in net.modules() if isinstance(m, torch.nn.Linear)]
+
+
+def export_float16(layers) -> bytes:
+    """W1, b1, W2, b2, W3, b3, row-major, little-endian float16, back to back."""
+    return b"".join(a.astype("<f2").tobytes() for layer in layers for a in layer)
+# --8<-- [end:export]
+
+
+def import_float16(data: bytes, shapes):
+    """The layers back from ``export_float16``'s bytes, widened to float32."""
+    values = np.frombuffer(data, dtype="<f2").astype(np.float32)
+    layers, start = [], 0
+    for n_out, n_in in shapes:
+        W = values[start:start + n_out * n_in].reshape(n_out, n_in)
+        b = values[start + n_out * n_in:start + n_out * n_in + n_out]
+        layers.append((W, b))
+        start += n_out * n_in + n_out
+    if start != len(values):
+        raise ValueError(f"{len(values)} weights for layers of {start}")
+    return layers
+
+
+# %%
+layers = linear_layers(net)
+shapes = [W.shape for W, _ in layers]
+weights = export_float16(layers)
+exported = import_float16(weights, shapes)
+num_parameters = count_parameters(net)
+report.metric("num_parameters", num_parameters, "count")
+report.metric("weight_bytes", len(weights), "count")
+report.metric("weight_megabytes", len(weights) / 1e6, "number", 2)
+report.check(len(weights) == 2 * num_parameters, "the weight file holds two bytes per parameter")
+report.check(all(np.array_equal(W, np.float32(w).astype(np.float16).astype(np.float32))
+                 for (W, _), (w, _) in zip(exported, layers)),
+             "the file reads back as the float16-rounded weights")
+
+# %% [markdown]
+# ## The page's arithmetic, in numpy
+#
+# The page keeps the weights in `Float32Array`s, multiplies and adds in JavaScript numbers
+# (float64) and stores each layer's outputs in a `Float32Array` again. The same steps in
+# numpy, on the whole test set, against PyTorch's float32 network:
+
+# %%
+# --8<-- [start:page_forward]
+def page_forward(layers, X):
+    """Probabilities (N, 10) as the page computes them; X: (N, 784) normalised pixels."""
+    h = X.astype(np.float32)
+    for i, (W, b) in enumerate(layers):
+        z = (h.astype(np.float64) @ W.astype(np.float64).T + b).astype(np.float32)  # (N, out)
+        h = np.maximum(z, 0) if i < len(layers) - 1 else z  # ReLU, except on the logits
+    z = h.astype(np.float64)
+    z = np.exp(z - z.max(axis=1, keepdims=True))  # softmax, shifted so exp cannot overflow
+    return z / z.sum(axis=1, keepdims=True)
+# --8<-- [end:page_forward]
+
+
+def page_probs(images):
+    return page_forward(exported, ((images - MEAN) / STD).reshape(len(images), -1))
+
+
+# %%
+p_torch = torch_probs(images)  # (N, 10)
+p_page = page_probs(images)
+y_torch, y_page = p_torch.argmax(axis=1), p_page.argmax(axis=1)
+agreement = float((y_torch == y_page).mean())
+max_prob_diff = float(np.abs(p_torch - p_page).max())
+report.metric("num_test", num_test, "count")
+report.metric("agreement", agreement, "percent", 2)
+report.metric("num_disagreements", int((y_torch != y_page).sum()), "count")
+report.metric("max_prob_diff", max_prob_diff, "scientific", 1)
+report.metric("page_accuracy", float((y_page == labels).mean()), "percent", 2)
+report.metric("torch_accuracy", float((y_torch == labels).mean()), "percent", 2)
+report.check(agreement >= CONFIG.min_agreement,
+             f"the exported network predicts what PyTorch predicts on at least "
+             f"{CONFIG.min_agreement:.1%} of the test set")
+report.check(max_prob_diff < 0.01, "no probability moves by as much as one percentage point")
+
+# %% [markdown]
+# ## MNIST's preprocessing
+#
+# MNIST's digits were scanned, cut to their bounding box, scaled (keeping the aspect
+# ratio, with anti-aliasing) to fit a 20×20 box, and placed in a 28×28 image so that their
+# centre of mass falls on the centre. A drawing on the page goes through the same steps
+# (in `docs/javascripts/draw-digit.js`, the same algorithm as here).
+
+# %%
+# --8<-- [start:preprocess]
+def resize_weights(n_in, n_out):
+    """(n_out, n_in): output pixel i averages the input pixels its span covers, each
+    weighted by the overlap (a box filter: anti-aliased when shrinking)."""
+    scale = n_in / n_out  # input pixels per output pixel
+    edges = np.arange(n_out + 1) * scale  # output pixel i spans [edges[i], edges[i + 1])
+    k = np.arange(n_in)
+    overlap = np.minimum(edges[1:, None], k + 1) - np.maximum(edges[:-1, None], k)
+    return np.clip(overlap, 0, None) / scale
+
+
+def preprocess(ink):
+    """MNIST's preprocessing of a drawing: ink (H, W) in [0, 1] -> (28, 28) in [0, 1]."""
+    rows, cols = np.nonzero(ink > INK_THRESHOLD)
+    if len(rows) == 0:
+        return np.zeros((SIZE, SIZE))
+    crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]  # the bounding box
+    h, w = crop.shape
+    scale = BOX / max(h, w)  # the longer side becomes 20 pixels
+    out_h, out_w = max(1, math.floor(h * scale + 0.5)), max(1, math.floor(w * scale + 0.5))
+    small = resize_weights(h, out_h) @ crop @ resize_weights(w, out_w).T  # (out_h, out_w)
+    mass = small.sum()
+    centre_y = small.sum(axis=1) @ (np.arange(out_h) + 0.5) / mass  # centre of mass
+    centre_x = small.sum(axis=0) @ (np.arange(out_w) + 0.5) / mass
+    top = min(max(math.floor(SIZE / 2 - centre_y + 0.5), 0), SIZE - out_h)  # whole pixels
+    left = min(max(math.floor(SIZE / 2 - centre_x + 0.5), 0), SIZE - out_w)
+    image = np.zeros((SIZE, SIZE))
+    image[top:top + out_h, left:left + out_w] = small
+    return image
+# --8<-- [end:preprocess]
+
+
+# %% [markdown]
+# To measure what it is worth, we move and shrink the test digits the way a reader's
+# drawing may be off (whole pixels, no ink lost), and compare the network's accuracy on
+# them as they are with its accuracy after `preprocess`.
+
+# %%
+# --8<-- [start:perturb]
+def shifted(image, dy, dx):
+    """The 28×28 image moved by (dy, dx) whole pixels, zeros coming in."""
+    out = np.zeros_like(image)
+    out[max(dy, 0):SIZE + min(dy, 0), max(dx, 0):SIZE + min(dx, 0)] = \
+        image[max(-dy, 0):SIZE + min(-dy, 0), max(-dx, 0):SIZE + min(-dx, 0)]
+    return out
+
+
+def shrunk(image, side, top, left):
+    """The 28×28 image scaled to side×side (anti-aliased) and placed at (top, left)."""
+    out = np.zeros((SIZE, SIZE))
+    R = resize_weights(SIZE, side)  # (side, 28)
+    out[top:top + side, left:left + side] = R @ image @ R.T
+    return out
+# --8<-- [end:perturb]
+
+
+rng = np.random.default_rng(0)
+m, s = CONFIG.max_shift, CONFIG.shrink
+offsets = rng.integers(-m, m + 1, size=(num_test, 2))  # (N, 2): dy, dx
+corners = rng.integers(0, SIZE - s + 1, size=(num_test, 2))  # (N, 2): top, left
+conditions = {
+    "as in MNIST": images,
+    f"moved by up to {m} pixels": np.stack([shifted(x, *d) for x, d in zip(images, offsets)]),
+    f"half size, centred": np.stack([shrunk(x, s, (SIZE - s) // 2, (SIZE - s) // 2)
+                                     for x in images]),
+    f"half size, anywhere": np.stack([shrunk(x, s, *c) for x, c in zip(images, corners)]),
+}
+accuracy = {}
+for name, raw in conditions.items():
+    fixed = np.stack([preprocess(x) for x in raw])
+    accuracy[name] = (float((page_probs(raw).argmax(axis=1) == labels).mean()),
+                      float((page_probs(fixed).argmax(axis=1) == labels).mean()))
+    print(f"{name}: raw {accuracy[name][0]:.2%}, preprocessed {accuracy[name][1]:.2%}")
+report.table("preprocessing", ["test digits", "accuracy as they are", "after preprocess()"],
+             [[name, f"{100 * a:.1f}\u00a0%", f"{100 * b:.1f}\u00a0%"]
+              for name, (a, b) in accuracy.items()],
+             f"Accuracy of the exported network on the {num_test:,} test digits, moved or "
+             f"shrunk, before and after MNIST's preprocessing.")
+(mnist_raw, mnist_fixed), *moved = accuracy.values()
+worst_raw = min(a for a, _ in moved)
+worst_fixed = min(b for _, b in moved)
+report.metric("accuracy_mnist_preprocessed", mnist_fixed, "percent", 1)
+report.metric("accuracy_worst_raw", worst_raw, "percent", 1)
+report.metric("accuracy_worst_preprocessed", worst_fixed, "percent", 1)
+if CONFIG.claims_need_full:
+    report.check(abs(mnist_fixed - mnist_raw) <= 0.02,
+                 "preprocessing MNIST's own test digits again changes their accuracy by at "
+                 "most two points: the page's preprocessing is close to MNIST's")
+    report.check(all(b >= a + 0.1 for a, b in moved),
+                 "on moved or shrunk digits, preprocessing wins back at least ten points")
+    report.check(worst_fixed >= mnist_raw - 0.05,
+                 "after preprocessing, moved or shrunk digits score within five points of "
+                 "MNIST's own")
+
+# %%
+def before_after_figure(raw, fixed, probs_raw, probs_fixed):
+    """Raw digits (top row) and the same after preprocess() (bottom), titled with the guess."""
+    cols = len(raw)
+    with plots.figure(2, cols, figsize=(cols * 1.2, 2 * 1.45), squeeze=False) as (fig, axes):
+        for row, (shown, probs) in enumerate([(raw, probs_raw), (fixed, probs_fixed)]):
+            for ax, image, p in zip(axes[row], shown, probs):
+                ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_title(f"{p.argmax()} ({p.max():.0%})", fontsize=9, pad=2)
+        axes[0, 0].set_ylabel("as drawn")
+        axes[1, 0].set_ylabel("preprocessed")
+        return plots.to_svg(fig)
+
+
+raw = conditions["half size, anywhere"][:6]
+fixed = np.stack([preprocess(x) for x in raw])
+probs_raw, probs_fixed = page_probs(raw), page_probs(fixed)
+report.figure(
+    "before_after", before_after_figure(raw, fixed, probs_raw, probs_fixed),
+    alt=("Six test digits at half size in random places (top row) and the same digits after "
+         "preprocessing (bottom row), each titled with the network's guess. True digits: "
+         f"{', '.join(map(str, labels[:6]))}; guesses as drawn: "
+         f"{', '.join(str(p.argmax()) for p in probs_raw)}; after preprocessing: "
+         f"{', '.join(str(p.argmax()) for p in probs_fixed)}."),
+    caption=("Top: test digits shrunk to half size and placed anywhere, as a small drawing in "
+             "a corner would be. Bottom: the same after preprocess(). Titles: the network's "
+             "guess and its probability."))
+
+# %% [markdown]
+# ## What the page loads
+#
+# The weights, and a small JSON file: the layer shapes, the normalisation, a few dozen
+# test images with PyTorch's probabilities (the page's keyboard alternative to drawing,
+# and the browser test's reference), and a few raw drawings with their preprocessed
+# images (to check that the page's preprocessing is this one).
+
+# %%
+def pixels_text(image):
+    """A 28×28 image in [0, 1] as base64 of 784 bytes (0..255), row by row."""
+    return base64.b64encode(np.round(image * 255).astype(np.uint8).tobytes()).decode()
+
+
+def sample(i):
+    return {"index": int(split.test[i]), "label": int(labels[i]), "pixels": pixels_text(images[i]),
+            "torch": [round(float(p), 6) for p in p_torch[i]]}
+
+
+first = [i for d in range(10) for i in np.flatnonzero(labels == d)[:CONFIG.samples_per_digit]]
+wrong = np.flatnonzero(y_torch != labels)[:CONFIG.num_mistakes]
+# Drawings for the preprocessing check: stored as bytes, so both sides start from the same ink.
+drawings = [np.round(conditions["half size, anywhere"][i] * 255) / 255 for i in range(4)]
+document = {
+    "layers": [list(shape) for shape in shapes],  # (out, in) of each layer, in file order
+    "mean": MEAN, "std": STD, "size": SIZE, "box": BOX, "inkThreshold": INK_THRESHOLD,
+    "samples": [sample(i) for i in sorted(first)],
+    "mistakes": [sample(i) for i in wrong],
+    "drawings": [{"pixels": pixels_text(x), "preprocessed": [round(float(v), 9) for v in
+                                                             preprocess(x).flat]}
+                 for x in drawings],
+}
+report.asset("mlp_f16", weights, ".bin")
+report.asset("digits", json.dumps(document).encode(), ".json")
+report.metric("num_samples", len(document["samples"]) + len(document["mistakes"]), "count")
+report.check(len(document["mistakes"]) > 0 or (y_torch == labels).all(),
+             "the page offers misclassified test images too")

@@ -1,29 +1,38 @@
 # %% [markdown]
-# # Grid search and random search
+# # Grid search, random search and Optuna
 #
-# The code and the run of exercise 3: a grid search and a random search with the same
-# budget of trials over the MLP's learning rate, width and batch size, each trial a short
-# training run scored on the validation set; then the winner is retrained and tested once.
-# Every number the exercise quotes is computed here. About 15 seconds on a laptop CPU;
-# set `MNIST_TUTORIAL_PROFILE=smoke` for a quick run.
+# The code and the run of exercise 3: a grid search, a random search and an Optuna study
+# (TPE, two worker processes sharing one SQLite database) with the same compute budget
+# over the MLP's learning rate, width and batch size, each trial a short training run
+# scored on the validation set; then the winner is retrained and tested once. Every
+# number the exercise quotes is computed here. About half a minute on a laptop CPU; set
+# `MNIST_TUTORIAL_PROFILE=smoke` for a quick run. Needs Optuna and joblib (the course's
+# `site` and `test` extras; elsewhere `pip install optuna joblib`).
 
 # %%
 import dataclasses
+import functools
 import itertools
 import math
+import os
 import random
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
+import joblib
 import numpy as np
+import optuna
 
 from mnist_tutorial import plots
 from mnist_tutorial.config import TrainConfig, current_profile
 from mnist_tutorial.data import load_mnist
 from mnist_tutorial.report import Report, format_value
 from mnist_tutorial.training import pick_device, train_model
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # else a log line per trial
 
 # %% [markdown]
 # ## The search space
@@ -66,8 +75,9 @@ class Choice:
 # %% [markdown]
 # ## The configuration
 #
-# The grid (3 learning rates × 3 widths, batch size fixed) and the random search's space,
-# 9 trials each; a trial trains one epoch on 10,000 training images.
+# The grid (3 learning rates × 3 widths, batch size fixed) and the random search's space;
+# a trial trains one epoch on 10,000 training images. The grid's compute is the budget
+# that the random search and the Optuna study get too.
 
 # %%
 # --8<-- [start:config]
@@ -75,6 +85,8 @@ GRID = (("lr", (1e-4, 1e-3, 1e-2)), ("width", (64, 256, 1024)), ("batch_size", (
 SPACE = (("lr", LogUniform(1e-4, 1e-2)), ("width", IntLogUniform(64, 1024)),
          ("batch_size", Choice((32, 64, 128, 256, 512))))
 TRIAL = TrainConfig(num_epochs=1, schedule="constant", train_size=10_000)
+NUM_WORKERS = 2  # processes sharing the Optuna study
+NUM_STARTUP_TRIALS = 4  # TPE's random start (Optuna's default is 10)
 # --8<-- [end:config]
 
 
@@ -83,17 +95,18 @@ class Config:
     trial: TrainConfig  # what one trial trains (lr, batch size and width replaced)
     grid: tuple[tuple[str, tuple], ...]  # (name, values) pairs
     space: tuple[tuple[str, object], ...]  # (name, distribution) pairs
-    num_random_trials: int
-    seed: int  # of the random search's draws
+    seed: int  # of the random search's draws and of the Optuna workers' samplers
     retrain_epochs: int  # the winner, on all training images
     retrain_size: int | None = None  # None: all 50,000
 
 
-FULL = Config(TRIAL, GRID, SPACE, num_random_trials=9, seed=0, retrain_epochs=2)
-SMOKE = Config(
+FULL = Config(TRIAL, GRID, SPACE, seed=0, retrain_epochs=2)
+SMOKE = Config(  # widths up to the grid's largest, so that a few random trials fit its budget
     dataclasses.replace(TRIAL, train_size=512, val_size=256, test_size=512),
-    (("lr", (1e-3, 1e-2)), ("width", (64, 256)), ("batch_size", (128,))), SPACE,
-    num_random_trials=4, seed=0, retrain_epochs=1, retrain_size=1024)
+    (("lr", (1e-3, 1e-2)), ("width", (64, 256)), ("batch_size", (128,))),
+    (("lr", LogUniform(1e-4, 1e-2)), ("width", IntLogUniform(32, 256)),
+     ("batch_size", Choice((32, 64, 128)))),
+    seed=0, retrain_epochs=1, retrain_size=1024)
 CONFIG = FULL if current_profile() == "full" else SMOKE
 
 device = pick_device()
@@ -101,10 +114,34 @@ report = Report("search", seeds=[CONFIG.trial.seed], device=device)
 print(CONFIG)
 
 # %% [markdown]
-# ## The two searches
+# ## What a trial costs
+#
+# A trial's arithmetic is set by its network and by how many images it trains on: each
+# image costs about 2 floating-point operations per weight forward and 4 backward. The
+# batch size changes the number of steps, not this count (small batches take more
+# seconds for it, each step having a fixed overhead).
+
+# %%
+# --8<-- [start:cost]
+def num_weights(width: int) -> int:
+    """Weights and biases of the MLP 784 -> width -> width // 4 -> 10."""
+    sizes = (28 * 28, width, width // 4, 10)
+    return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
+
+
+def trial_cost(params: dict, base: TrainConfig) -> float:
+    """Training compute of one trial in GFLOP: about 6 per weight and per image seen."""
+    return 6 * num_weights(params["width"]) * base.num_epochs * base.train_size / 1e9
+# --8<-- [end:cost]
+
+
+# %% [markdown]
+# ## The two searches by hand
 #
 # They share everything but the choice of configurations: every trial is recorded with
-# its configuration, its objective (validation accuracy) and its time.
+# its configuration, its objective (validation accuracy) and its time. The grid spends
+# what its grid costs; the random search draws until the next draw would not fit in
+# that budget.
 
 # %%
 @dataclass
@@ -123,13 +160,17 @@ def grid_search(objective: Callable[[dict], float], grid: dict[str, list]) -> li
     return run_trials(objective, configs)
 
 
-def random_search(objective: Callable[[dict], float], space: dict, num_trials: int,
-                  seed: int = 0) -> list[Trial]:
-    """``num_trials`` configurations, each hyperparameter drawn independently."""
+def random_search(objective: Callable[[dict], float], space: dict, budget: float,
+                  cost: Callable[[dict], float], seed: int = 0) -> list[Trial]:
+    """Independent draws of every hyperparameter, while their ``cost`` fits in ``budget``."""
     rng = random.Random(seed)  # its own generator: the draws never depend on training
-    configs = [{name: dist.sample(rng) for name, dist in space.items()}
-               for _ in range(num_trials)]
-    return run_trials(objective, configs)
+    configs, spent = [], 0.0
+    while True:
+        params = {name: dist.sample(rng) for name, dist in space.items()}
+        if spent + cost(params) > budget:
+            return run_trials(objective, configs)
+        configs.append(params)
+        spent += cost(params)
 
 
 def run_trials(objective, configs: list[dict]) -> list[Trial]:
@@ -171,6 +212,10 @@ def mlp_config(params: dict, base: TrainConfig) -> TrainConfig:
 # --8<-- [start:objective]
 def mlp_trial(base, mnist, device=None) -> Callable[[dict], float]:
     """The objective: train ``base`` with the trial's values, return validation accuracy."""
+    # A tiny run first: the first optimiser of a process imports part of torch (seconds),
+    # a start-up cost that would otherwise be billed to whichever trial comes first.
+    train_model(dataclasses.replace(base, train_size=256, val_size=256, test_size=256),
+                mnist, device=device)
 
     def objective(params: dict) -> float:
         result = train_model(mlp_config(params, base), mnist, device=device)
@@ -181,17 +226,120 @@ def mlp_trial(base, mnist, device=None) -> Callable[[dict], float]:
 
 
 # %% [markdown]
-# ## Both searches, then the winner on the test set, once
+# ## The same search with Optuna, in two processes
+#
+# Optuna keeps the study (every trial, its values and its state) in a database. Each
+# worker process opens the same study, asks it for a trial, trains, and records the
+# result there; TPE, Optuna's default sampler, draws its first trials at random and then
+# more often where the good trials so far are. The workers share the same compute budget
+# through the study: each trial records its cost there before it trains.
+
+# %%
+# --8<-- [start:optuna]
+def suggest(trial: optuna.Trial, space: dict) -> dict:
+    """The trial's values, drawn by Optuna from the distributions of ``space``."""
+    params = {}
+    for name, dist in space.items():
+        if isinstance(dist, IntLogUniform):
+            params[name] = trial.suggest_int(name, int(dist.low), int(dist.high), log=True)
+        elif isinstance(dist, LogUniform):
+            params[name] = trial.suggest_float(name, dist.low, dist.high, log=True)
+        else:
+            params[name] = trial.suggest_categorical(name, list(dist.values))
+    return params
+
+
+def spent(study: optuna.Study) -> float:
+    """The cost of the study's trials, trained or in training (in any worker)."""
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING)
+    return sum(t.user_attrs.get("cost", 0.0) for t in study.get_trials(deepcopy=False,
+                                                                        states=states))
+
+
+def optuna_worker(worker: int, make_objective: Callable, space: dict, budget: float,
+                  cost: Callable[[dict], float], storage: str, study_name: str,
+                  seed: int = 0, num_startup_trials: int = NUM_STARTUP_TRIALS) -> None:
+    """One process: trials of the shared study, while the study's ``cost`` fits in ``budget``."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # a new process: Optuna's default
+    objective = make_objective()  # e.g. load the data, once per process
+    # TPE samples at random until num_startup_trials trials exist, then from its model.
+    # A seed of its own per worker, or both would draw the same random start;
+    # constant_liar: a trial still running in the other worker counts as a poor one,
+    # so that the two do not both sample next to the same good trial.
+    sampler = optuna.samplers.TPESampler(n_startup_trials=num_startup_trials,
+                                         seed=seed + worker, constant_liar=True)
+    study = optuna.create_study(study_name=study_name, storage=storage, sampler=sampler,
+                                direction="maximize", load_if_exists=True)
+    def run(trial: optuna.Trial) -> float:
+        finished = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
+                                                            optuna.trial.TrialState.PRUNED))
+        # What TPE will do for this trial: it counts finished trials, as here.
+        trial.set_user_attr("sampled_by", "TPE" if len(finished) >= num_startup_trials
+                            else "random start")
+        params = suggest(trial, space)
+        trial.set_user_attr("cost", cost(params))  # written first: the others now see it
+        if spent(study) > budget:  # this trial does not fit: the random search's rule
+            study.stop()  # this worker's last trial: recorded as pruned, not trained
+            raise optuna.TrialPruned("over the budget")
+        trial.set_user_attr("worker", worker)
+        trial.set_user_attr("process", os.getpid())
+        start = time.perf_counter()
+        value = objective(params)
+        trial.set_user_attr("seconds", time.perf_counter() - start)
+        return value
+
+    study.optimize(run, n_trials=1_000)  # in practice the budget stops it first
+
+
+def optuna_search(make_objective: Callable, space: dict, budget: float,
+                  cost: Callable[[dict], float], storage: str = "sqlite:///search-study.db",
+                  study_name: str = "mlp", num_workers: int = NUM_WORKERS,
+                  seed: int = 0) -> optuna.Study:
+    """A fresh study, then ``num_workers`` processes share it and its ``budget``."""
+    try:  # start over: a rerun of the notebook would otherwise add to the last study
+        optuna.delete_study(study_name=study_name, storage=storage)
+    except KeyError:
+        pass
+    optuna.create_study(study_name=study_name, storage=storage, direction="maximize")
+    # Processes, not threads: each worker is a program of its own, as it would be on
+    # another machine, and Python's lock does not serialise them. joblib's default backend
+    # starts fresh interpreters and ships functions defined in a notebook with
+    # cloudpickle, so this works the same in Jupyter, Colab, macOS and Windows (a
+    # 'spawn' multiprocessing pool cannot import a notebook's functions; 'fork' does
+    # not exist on Windows, is unsafe on macOS and breaks CUDA once the notebook has
+    # used the GPU). joblib also limits each worker to its share of the CPU's cores.
+    joblib.Parallel(n_jobs=num_workers)(
+        joblib.delayed(optuna_worker)(worker, make_objective, space, budget, cost, storage,
+                                      study_name, seed)
+        for worker in range(num_workers))
+    return optuna.load_study(study_name=study_name, storage=storage)
+# --8<-- [end:optuna]
+
+
+def study_trials(study: optuna.Study) -> list[Trial]:
+    """The study's trained trials, in the order they were asked for, as ``Trial`` records."""
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return [Trial(t.number + 1, dict(t.params), t.value, t.user_attrs["seconds"])
+            for t in sorted(done, key=lambda t: t.number)]
+
+
+# %% [markdown]
+# ## The three searches, then the winner on the test set, once
 
 # %%
 mnist = load_mnist()
 # --8<-- [start:run]
 objective = mlp_trial(CONFIG.trial, mnist, device)
 grid_trials = grid_search(objective, dict(CONFIG.grid))
-random_trials = random_search(objective, dict(CONFIG.space), CONFIG.num_random_trials,
-                              seed=CONFIG.seed)
-all_trials = grid_trials + random_trials
-best = best_trial(all_trials)
+cost = functools.partial(trial_cost, base=CONFIG.trial)  # cost(params) in GFLOP
+budget = sum(cost(t.params) for t in grid_trials)  # what the grid spent
+random_trials = random_search(objective, dict(CONFIG.space), budget, cost, seed=CONFIG.seed)
+study = optuna_search(lambda: mlp_trial(CONFIG.trial, load_mnist(), device),
+                      dict(CONFIG.space), budget, cost, seed=CONFIG.seed)
+optuna_trials = study_trials(study)
+
+searches = {"grid": grid_trials, "random": random_trials, "Optuna": optuna_trials}
+best = best_trial(grid_trials + random_trials + optuna_trials)
 # Only now, and only for the winner: all training images, then the test set once.
 final = train_model(dataclasses.replace(
     mlp_config(best.params, CONFIG.trial), num_epochs=CONFIG.retrain_epochs,
@@ -199,29 +347,63 @@ final = train_model(dataclasses.replace(
 # --8<-- [end:run]
 
 
+# %% [markdown]
+# Each search's budget, trials and best trial. Optuna's trials differ from run to run:
+# which worker asks first decides what TPE has seen, so its numbers get a tolerance.
+
 # %%
 def params_text(params: dict) -> list[str]:
     return [f"{params['lr']:.2g}", str(params["width"]), str(params["batch_size"])]
 
 
-grid_best, random_best = best_trial(grid_trials), best_trial(random_trials)
-report.metric("grid_best", grid_best.value, "percent", 2)
-report.metric("random_best", random_best.value, "percent", 2)
+used = {method: sum(cost(t.params) for t in trials) for method, trials in searches.items()}
+seconds = {method: sum(t.seconds for t in trials) for method, trials in searches.items()}
+best_of = {method: best_trial(trials) for method, trials in searches.items()}
+trained = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+processes = {t.user_attrs["process"] for t in trained}
+sampled_by = {t.number + 1: t.user_attrs["sampled_by"] for t in trained}
+num_tpe = sum(how == "TPE" for how in sampled_by.values())
+report.metric("budget_gflop", budget, "number", 1)
+report.metric("grid_best", best_of["grid"].value, "percent", 2)
+report.metric("random_best", best_of["random"].value, "percent", 2)
+report.metric("optuna_best", best_of["Optuna"].value, "percent", 2, tolerance=0.03)
 report.metric("grid_trials", len(grid_trials), "count")
 report.metric("random_trials", len(random_trials), "count")
-report.metric("trial_seconds", statistics.fmean(t.seconds for t in all_trials), "seconds", 1)
-report.metric("search_seconds", sum(t.seconds for t in all_trials), "seconds", 0)
+report.metric("optuna_trials", len(optuna_trials), "count", tolerance=4)
+report.metric("optuna_workers", len(processes), "count")
+report.metric("optuna_startup_trials", NUM_STARTUP_TRIALS, "count")
+report.metric("optuna_tpe_trials", num_tpe, "count", tolerance=4)
+report.metric("trial_seconds", statistics.fmean(t.seconds for t in grid_trials + random_trials),
+              "seconds", 1)
 report.metric("trial_train_size", CONFIG.trial.train_size, "count")
-report.check(len(grid_trials) == len(random_trials), "both searches get the same budget of trials")
+report.check(used["grid"] == budget and max(used.values()) <= budget,
+             "the three searches get the same compute budget: the grid's")
+report.check(os.getpid() not in processes, "the study's trials ran in worker processes")
+if current_profile() == "full":  # smoke: a handful of short trials, maybe all in one worker
+    report.check(min(used.values()) > budget / 2, "each search spends more than half of the budget")
+    report.check(len(processes) == NUM_WORKERS,
+                 "both worker processes recorded trials in the shared study")
+    report.check(num_tpe > 0, "the study goes on past TPE's random start")
 report.table(
-    "trials", ["search", "trial", "lr", "width", "batch size", "validation accuracy", "seconds"],
-    [[method, t.number, *params_text(t.params), format_value(t.value, "percent", 2),
-      f"{t.seconds:.1f}"]
-     for method, trials in (("grid", grid_trials), ("random", random_trials)) for t in trials],
+    "searches", ["search", "trials", "compute (GFLOP)", "training seconds",
+                 "best validation accuracy"],
+    [[method, len(trials), f"{used[method]:.1f}", f"{seconds[method]:.1f}",
+      format_value(best_of[method].value, "percent", 2)] for method, trials in searches.items()],
+    f"The three searches at the grid's compute ({budget:.1f} GFLOP of training). Optuna's "
+    f"seconds add up its {NUM_WORKERS} workers, which trained at the same time.")
+report.table(
+    "trials", ["search", "trial", "lr", "width", "batch size", "GFLOP",
+               "validation accuracy", "seconds"],
+    [[method if method != "Optuna" else f"Optuna ({sampled_by[t.number]})",
+      t.number, *params_text(t.params), f"{cost(t.params):.1f}",
+      format_value(t.value, "percent", 2), f"{t.seconds:.1f}"]
+     for method, trials in searches.items() for t in trials],
     f"Every trial: one epoch on {CONFIG.trial.train_size:,} training images, "
-    "constant learning rate, scored on the validation images.")
-report.history("grid", [dataclasses.asdict(t) for t in grid_trials])
-report.history("random", [dataclasses.asdict(t) for t in random_trials])
+    "constant learning rate, scored on the validation images. Optuna's trials are numbered "
+    "in the order its workers asked for them; a number missing is where a worker stopped, "
+    "the trial it drew being over its budget.")
+for method, trials in searches.items():
+    report.history(method.lower(), [dataclasses.asdict(t) for t in trials])
 
 # %% [markdown]
 # How many learning rates each search tried, and how much each hyperparameter matters:
@@ -238,28 +420,30 @@ def spread(trials: list[Trial], name: str) -> float:
     return max(means) - min(means)
 
 
-distinct_lr = {name: len({t.params["lr"] for t in trials})
-               for name, trials in (("grid", grid_trials), ("random", random_trials))}
+distinct_lr = {method: len({t.params["lr"] for t in trials})
+               for method, trials in searches.items()}
 report.metric("grid_distinct_lr", distinct_lr["grid"], "count")
 report.metric("random_distinct_lr", distinct_lr["random"], "count")
 report.metric("lr_spread", spread(grid_trials, "lr"), "percent", 1)
 report.metric("width_spread", spread(grid_trials, "width"), "percent", 1)
 report.check(distinct_lr["grid"] < distinct_lr["random"] == len(random_trials),
-             "at the same budget the grid tries fewer learning rates; every random trial "
-             "tries a new one")
+             "the grid tries fewer learning rates; every random trial tries a new one")
 
 
 # %%
-def best_so_far_figure(grid_trials: list[Trial], random_trials: list[Trial]) -> str:
+def best_so_far_figure(searches: dict[str, list[Trial]], cost: Callable[[dict], float],
+                       budget: float) -> str:
+    markers = {"grid": "s", "random": "o", "Optuna": "^"}
     with plots.figure(1, 2, figsize=(9, 3.6), layout="constrained") as (fig, (left, right)):
-        for trials, label, marker in ((grid_trials, "grid", "s"), (random_trials, "random", "o")):
-            x = np.arange(1, len(trials) + 1)
-            left.step(x, np.array(best_so_far(trials)) * 100, where="post", marker=marker,
-                      label=f"{label} search")
+        for method, trials in searches.items():
+            spent = np.cumsum([cost(t.params) for t in trials])
+            left.step(spent, np.array(best_so_far(trials)) * 100, where="post",
+                      marker=markers[method], label=method)
             right.scatter([t.params["lr"] for t in trials], [t.value * 100 for t in trials],
-                          marker=marker, s=[12 + t.params["width"] / 8 for t in trials],
-                          alpha=0.75, label=f"{label} search")
-        left.set_xlabel("number of trials")
+                          marker=markers[method], s=[12 + t.params["width"] / 8 for t in trials],
+                          alpha=0.75, label=method)
+        left.axvline(budget, color="0.5", linestyle=":", linewidth=1)
+        left.set_xlabel("compute spent (GFLOP of training)")
         left.set_ylabel("best validation accuracy so far (%)")
         left.legend(frameon=False)
         right.set_xscale("log")
@@ -271,68 +455,36 @@ def best_so_far_figure(grid_trials: list[Trial], random_trials: list[Trial]) -> 
 
 
 report.figure(
-    "best_so_far", best_so_far_figure(grid_trials, random_trials),
-    alt=(f"Two charts. Left: best validation accuracy after each of {len(grid_trials)} "
-         f"trials; grid search ends at {grid_best.value:.2%}, random search at "
-         f"{random_best.value:.2%}. Right: validation accuracy of every trial against its "
-         f"learning rate (log scale): the grid tries {distinct_lr['grid']} learning rates, "
-         f"random search {distinct_lr['random']}."),
-    caption=("Left: the best validation accuracy found so far, trial by trial (grid trials "
-             "in the grid's order). Right: every trial, by learning rate."))
+    "best_so_far", best_so_far_figure(searches, cost, budget),
+    alt=(f"Two charts. Left: best validation accuracy against the compute spent, up to the "
+         f"budget of {budget:.1f} GFLOP; grid search ends at {best_of['grid'].value:.2%}, "
+         f"random search at {best_of['random'].value:.2%}, Optuna at "
+         f"{best_of['Optuna'].value:.2%}. Right: validation accuracy of every trial against "
+         f"its learning rate (log scale): the grid tries {distinct_lr['grid']} learning "
+         f"rates, random search {distinct_lr['random']}, Optuna {distinct_lr['Optuna']}."),
+    caption=("Left: the best validation accuracy found so far against the compute spent "
+             "(dotted: the budget; grid trials in the grid's order, Optuna's in the order "
+             "they were asked for). Right: every trial, by learning rate."))
 
 # %% [markdown]
 # The winner, retrained on all training images: the only test-set evaluation of the search.
 
 # %%
-winner = "grid" if best in grid_trials else "random"
-report.metric("best_lr", best.params["lr"], "number", 4)
-report.metric("best_width", best.params["width"], "count")
-report.metric("best_batch_size", best.params["batch_size"], "count")
+winner = next(method for method, trials in searches.items() if best in trials)
+# Optuna's trials, and so maybe the winner, change from run to run: wide tolerances.
+report.metric("best_lr", best.params["lr"], "number", 4, tolerance=0.01)
+report.metric("best_width", best.params["width"], "count", tolerance=1024)
+report.metric("best_batch_size", best.params["batch_size"], "count", tolerance=512)
 report.metric("retrain_epochs", CONFIG.retrain_epochs, "count")
-report.metric("test_accuracy", final.test_accuracy, "percent", 2)
-report.metric("final_val_accuracy", final.epoch_val_accuracy[-1], "percent", 2)
+report.metric("test_accuracy", final.test_accuracy, "percent", 2, tolerance=0.03)
+report.metric("final_val_accuracy", final.epoch_val_accuracy[-1], "percent", 2,
+              tolerance=0.03)
 report.table(
     "winner", ["found by", "lr", "width", "batch size", "validation accuracy (trial)",
                "test accuracy (retrained)"],
     [[winner, *params_text(best.params), format_value(best.value, "percent", 2),
       format_value(final.test_accuracy, "percent", 2)]],
-    f"The best trial of both searches, retrained for {CONFIG.retrain_epochs} epoch(s) on "
-    f"{format_value(CONFIG.retrain_size or 50_000, 'count')} training images; the only "
+    f"The best trial of the three searches, retrained for {CONFIG.retrain_epochs} epoch(s) "
+    f"on {format_value(CONFIG.retrain_size or 50_000, 'count')} training images; the only "
     "test-set evaluation of the search.")
 report.history("final", final.history())
-
-# %% [markdown]
-# ## The same search with Optuna
-#
-# Optuna is not a dependency of the course, and this notebook only defines the function:
-# to try it, `pip install optuna` and run
-# `optuna_search(mlp_trial(TRIAL, mnist), dict(SPACE), num_trials=9)`.
-
-# %%
-# --8<-- [start:optuna]
-def optuna_search(objective: Callable[[dict], float], space: dict, num_trials: int,
-                  storage: str = "sqlite:///search.db", study_name: str = "mlp"):
-    """The same search with Optuna; every trial is stored in the database ``storage``.
-
-    Run it in several processes at once, on one machine (SQLite) or on several that
-    share a database server (``storage="postgresql://user@host/db"``): each process
-    asks the study for its next trial and records the result there.
-    """
-    import optuna  # not a dependency of the course: pip install optuna
-
-    def suggest(trial: optuna.Trial, name: str, dist):
-        if isinstance(dist, IntLogUniform):
-            return trial.suggest_int(name, int(dist.low), int(dist.high), log=True)
-        if isinstance(dist, LogUniform):
-            return trial.suggest_float(name, dist.low, dist.high, log=True)
-        return trial.suggest_categorical(name, list(dist.values))
-
-    # The default sampler (TPE) draws its first 10 trials at random, then more often
-    # near the best trials so far.
-    study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize",
-                                load_if_exists=True)
-    study.optimize(lambda trial: objective({name: suggest(trial, name, dist)
-                                            for name, dist in space.items()}),
-                   n_trials=num_trials)
-    return study.best_params, study.best_value
-# --8<-- [end:optuna]

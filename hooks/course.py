@@ -8,7 +8,9 @@ Listed under ``hooks:`` in ``mkdocs.yml``. Before the pages are read it
   its outputs (``notebooks/<page>/``) and as a download (``downloads/<page>.ipynb``),
   whose setup cell installs the course at this commit on Colab and whose last cell
   holds the site's numbers, so a learner who reruns it sees whether theirs agree;
-* publishes each figure as a generated SVG and every number as ``results.json``.
+* publishes each figure as a generated SVG and every number as ``results.json``, and the
+  files a report records with ``report.asset`` (weights an interactive page loads) beside
+  its figures, ``generated/<home>/<file>``.
 
 Then on each page it replaces the shortcodes with the home's results, each linked to
 the notebook cell that computed it:
@@ -35,6 +37,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urljoin
 
 import nbformat
 from mkdocs.exceptions import PluginError
@@ -181,6 +184,9 @@ def on_files(files: Files, config) -> Files:
             src = f"{GENERATED}/{name}/{key}.svg"
             files.append(File.generated(config, src, content=homes.sanitize_svg(figure["svg"])))
             figures[key] = {k: figure[k] for k in ("alt", "caption", "cell")} | {"path": src}
+        for filename, path in entry.assets.items():  # verified against the entry's manifest
+            files.append(File.generated(config, f"{GENERATED}/{name}/{filename}",
+                                        abs_src_path=str(path)))
         public[name] = {**report, "figures": figures, "provenance": entry.provenance}
     document = {"profile": _state["profile"], "homes": public}
     files.append(File.generated(config, "results.json",
@@ -432,6 +438,9 @@ def on_page_content(html_text: str, page, config, files) -> str:
         blocks = getattr(page, "mnist_result_blocks", [])
         return BLOCK_IN_HTML.sub(lambda m: blocks[int(m.group(1))], html_text)
     _match_toc_to_headings(page.toc, html_text)
+    if page.edit_url:  # edit_uri is set (deploy): edit the code home, no docs/notebooks/ file
+        page.edit_url = urljoin(page.edit_url, posixpath.relpath(
+            home.where, posixpath.dirname(f"docs/{page.file.src_uri}")))
     # A notebook page: give each code cell an anchor (#in-N, N its execution count) for
     # the numbers on the lesson page to link to, and lead back to the lesson.
     html_text = PROMPT.sub(lambda m: f'<div class="{m.group(1)}" id="in-{m.group(2)}">In\xa0[{m.group(2)}]:</div>',

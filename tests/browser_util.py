@@ -2,8 +2,10 @@
 
 Loaded by those two files as a pytest plugin (``pytest_plugins = ["browser_util"]``), so
 its fixtures exist once per run: ``site_url`` serves the smoke site (conftest's
-``site_dir``) on 127.0.0.1, and ``browser`` is Debian's chromium driven by Playwright
-(one per test module; skipped with a reason where /usr/bin/chromium is missing).
+``site_dir``) on 127.0.0.1, and ``browser`` is a chromium driven by Playwright, one per
+test module: Debian's /usr/bin/chromium where it is, else Playwright's own build (installed
+once with ``python -m playwright install chromium``). With neither, the tests skip with a
+message saying how to install one.
 
 The checking functions return lists of problems as plain sentences instead of asserting,
 so the same code runs on the real site and, in the self-tests, on a copy of it with
@@ -23,17 +25,22 @@ import shutil
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urldefrag, urlsplit
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"  # git-ignored: screenshots and reports for a person to look at
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (CI's container, .ci/run)
+NO_CHROMIUM = (
+    "no chromium for the browser tests: /usr/bin/chromium is missing and Playwright's own "
+    "chromium is not installed. Install either, once: `python -m playwright install chromium` "
+    "(any system; on Linux `python -m playwright install --with-deps chromium` also installs "
+    "the system libraries it needs), or on Debian `apt-get install chromium`")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
@@ -70,7 +77,7 @@ def site_pages(site: Path) -> list[str]:
     """Every HTML page of the built site, as the URL path a visitor uses ("lessons/data/").
 
     The list comes from walking the folder, so pages added later are checked without
-    a change here (the sitemap is empty: mkdocs.yml sets no site_url).
+    a change here (the sitemap lists no URLs: site_url is set only when deploying).
     """
     pages = []
     for path in sorted(site.rglob("*.html")):
@@ -93,20 +100,28 @@ def pages_with(site: Path, text: str) -> list[str]:
 # ---------------------------------------------------------------- the browser
 
 
-def require_chromium() -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium "
-                    f"(apt-get install -y chromium; CI does) to run the browser tests")
+def chromium_executable(debian: Path) -> str | None:
+    """The chromium to drive: Debian's where it is installed, else None, which tells
+    Playwright to start its own build (if ``playwright install`` put one there)."""
+    return str(debian) if debian.is_file() else None
 
 
 @contextmanager
 def launch() -> Iterator:
-    """Debian's chromium through Playwright (never a browser that Playwright downloads)."""
-    require_chromium()
+    """A headless chromium through Playwright (``chromium_executable``); skips the test,
+    saying how to install one, when neither Debian's nor Playwright's is there."""
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
+    executable = chromium_executable(CHROMIUM)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        except PlaywrightError as error:
+            # Playwright's message when its browser was never downloaded.
+            if executable is None and "Executable doesn't exist" in str(error):
+                pytest.skip(NO_CHROMIUM)
+            raise
         try:
             yield browser
         finally:
@@ -236,7 +251,7 @@ PAGE_FACTS = r"""async () => {
 }"""
 
 
-def page_problems(page, url: str, links: "LinkChecker | None" = None) -> list[str]:
+def page_problems(page, url: str, links: LinkChecker | None = None) -> list[str]:
     """Open ``url`` in ``page`` and return every problem found, each as a sentence.
 
     Checks: console errors and uncaught exceptions; failed loads (4xx/5xx); requests to
@@ -344,7 +359,10 @@ FIGURE_BACKGROUNDS = """() => [...document.querySelectorAll(".md-content figure 
     const color = getComputedStyle(element).backgroundColor;
     const parts = color.match(/[\\d.]+/g).map(Number);
     const alpha = parts.length > 3 ? parts[3] : 1;
-    if (alpha > 0) return {src: img.getAttribute("src"), color, element: element.tagName, rgb: parts.slice(0, 3), alpha};
+    if (alpha > 0) {
+      return {src: img.getAttribute("src"), color, element: element.tagName,
+              rgb: parts.slice(0, 3), alpha};
+    }
   }
   return {src: img.getAttribute("src"), color: "none", element: "none", rgb: [0, 0, 0], alpha: 0};
 })"""

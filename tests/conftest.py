@@ -2,6 +2,11 @@
 
 The data root comes from ``$MNIST_TUTORIAL_DATA`` (CI points it at ``../shared/mnist``).
 Nothing here downloads: ``MNIST_TUTORIAL_DOWNLOAD=0`` is set for the whole session.
+
+Markers (declared in pyproject.toml; quick runs in CONTRIBUTING.md) are given here, by
+module and by fixture, so that a new test gets them without remembering to:
+``browser`` (drives chromium), ``slow`` (builds the smoke site or runs notebooks). Tests
+marked ``links`` (the network) are deselected unless ``-m`` names that marker.
 """
 
 from __future__ import annotations
@@ -58,3 +63,28 @@ def site_dir(tmp_path_factory, mnist_root) -> Path:
 def flat_site_dir(tmp_path_factory, site_dir) -> Path:
     """The smoke site with ``page.html`` URLs, so link checkers can verify anchors."""
     return _built(tmp_path_factory.mktemp("flat-site"), directory_urls=False)
+
+
+# ---------------------------------------------------------------- markers
+
+BROWSER_MODULES = {"test_browser.py", "test_accessibility.py"}
+BROWSER_FIXTURES = {"browser"}
+SLOW_MODULES = {"test_notebooks.py", "test_site_build.py"}  # every test there builds or runs
+SLOW_FIXTURES = {"site_dir", "flat_site_dir", "site_url", "broken_site_url"}  # the smoke site
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects on the markers given here
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module, fixtures = item.path.name, set(getattr(item, "fixturenames", ()))
+        if module in BROWSER_MODULES or fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if module in SLOW_MODULES or fixtures & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+    # Network checks run only when asked for by name (-m links, -m "links or slow"):
+    # deselected, not skipped, so that the default run reports no skips.
+    if "links" not in config.getoption("markexpr", ""):
+        network = [item for item in items if item.get_closest_marker("links")]
+        if network:
+            config.hook.pytest_deselected(items=network)
+            items[:] = [item for item in items if not item.get_closest_marker("links")]

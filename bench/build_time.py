@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import re
+import resource
 import shutil
 import statistics
 import subprocess

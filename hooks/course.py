@@ -443,18 +443,21 @@ def on_page_content(html_text: str, page, config, files) -> str:
             home.where, posixpath.dirname(f"docs/{page.file.src_uri}")))
     # A notebook page: give each code cell an anchor (#in-N, N its execution count) for
     # the numbers on the lesson page to link to, and lead back to the lesson.
-    html_text = PROMPT.sub(lambda m: f'<div class="{m.group(1)}" id="in-{m.group(2)}">In\xa0[{m.group(2)}]:</div>',
-                           html_text)
+    html_text = PROMPT.sub(
+        lambda m: f'<div class="{m.group(1)}" id="in-{m.group(2)}">In\xa0[{m.group(2)}]:</div>',
+        html_text)
     lesson_file = files.get_file_from_path(home.page) if home.page else None
     lesson = (f'<a href="{get_relative_url(lesson_file.url, page.url)}">the lesson</a>'
               if lesson_file else "the lesson")
     download = get_relative_url(f"{DOWNLOADS}/{home.slug}.ipynb", page.url)
     colab = (f' <a class="md-button" href="{html.escape(colab_url(_state["repo"], home.slug))}">'
              f"Open in Colab</a>") if _state["repo"] else ""
+    built = html.escape(provenance_text(_state["provenance"][home.name]))
     intro = (f'<p class="mnist-notebook-intro">This is <code>lessons/{home.name}.py</code> run '
-             f'as a notebook when the site was built ({html.escape(provenance_text(_state["provenance"][home.name]))}): '
+             f'as a notebook when the site was built ({built}): '
              f'the outputs below are the numbers and figures of {lesson}.</p>'
-             f'<p><a class="md-button" href="{download}" download="{home.slug}.ipynb">Download .ipynb</a>{colab}</p>')
+             f'<p><a class="md-button" href="{download}" download="{home.slug}.ipynb">'
+             f'Download .ipynb</a>{colab}</p>')
     title_end = html_text.find("</h1>")
     if title_end < 0:
         return intro + html_text

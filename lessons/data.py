@@ -23,9 +23,21 @@ from torch.utils.data import DataLoader, Subset, random_split
 
 from mnist_tutorial import plots
 from mnist_tutorial.config import current_profile
-from mnist_tutorial.data import (MEAN, NUM_TRAIN, NUM_VAL, SHA256, STD, TensorBatches,
-                                 data_root, downloads_allowed, ensure_mnist, lesson_loader,
-                                 load_mnist, normalise, split_indices)
+from mnist_tutorial.data import (
+    MEAN,
+    NUM_TRAIN,
+    NUM_VAL,
+    SHA256,
+    STD,
+    TensorBatches,
+    data_root,
+    downloads_allowed,
+    ensure_mnist,
+    lesson_loader,
+    load_mnist,
+    normalise,
+    split_indices,
+)
 from mnist_tutorial.report import Report, format_value
 
 

@@ -248,9 +248,9 @@ corners = rng.integers(0, SIZE - s + 1, size=(num_test, 2))  # (N, 2): top, left
 conditions = {
     "as in MNIST": images,
     f"moved by up to {m} pixels": np.stack([shifted(x, *d) for x, d in zip(images, offsets)]),
-    f"half size, centred": np.stack([shrunk(x, s, (SIZE - s) // 2, (SIZE - s) // 2)
+    "half size, centred": np.stack([shrunk(x, s, (SIZE - s) // 2, (SIZE - s) // 2)
                                      for x in images]),
-    f"half size, anywhere": np.stack([shrunk(x, s, *c) for x, c in zip(images, corners)]),
+    "half size, anywhere": np.stack([shrunk(x, s, *c) for x, c in zip(images, corners)]),
 }
 accuracy = {}
 for name, raw in conditions.items():

@@ -29,8 +29,15 @@ from mnist_tutorial import plots
 from mnist_tutorial.config import TrainConfig, current_profile
 from mnist_tutorial.data import TensorBatches, load_mnist, make_split
 from mnist_tutorial.report import Report
-from mnist_tutorial.training import (EVAL_BATCH_SIZE, checkpoint_dir, evaluate, load_mlp,
-                                     pick_device, save_checkpoint, train_model)
+from mnist_tutorial.training import (
+    EVAL_BATCH_SIZE,
+    checkpoint_dir,
+    evaluate,
+    load_mlp,
+    pick_device,
+    save_checkpoint,
+    train_model,
+)
 
 
 @dataclass(frozen=True)

@@ -72,14 +72,17 @@ def _parser() -> argparse.ArgumentParser:
                        help="plain: Adam at a fixed lr {plain[lr]:g} for {plain[num_epochs]} epochs; "
                             "final (default): one-cycle schedule peaking at lr {final[lr]:g}, "
                             "{final[num_epochs]} epochs".format(**RECIPES))
-    train.add_argument("--epochs", type=_positive(int), help="number of passes over the training set (default: the recipe's)")
-    train.add_argument("--batch-size", type=_positive(int), help="images per optimiser step (default: the recipe's)")
-    train.add_argument("--lr", type=_positive(float), help="learning rate; with the final recipe, its peak (default: the recipe's)")
+    train.add_argument("--epochs", type=_positive(int),
+                       help="number of passes over the training set (default: the recipe's)")
+    train.add_argument("--batch-size", type=_positive(int),
+                       help="images per optimiser step (default: the recipe's)")
+    train.add_argument("--lr", type=_positive(float),
+                       help="learning rate; with the final recipe, its peak (default: the recipe's)")
     train.add_argument("--seed", type=_seed, nargs="+", default=[0],
                        help="random seed(s) for the initial weights and the shuffling; "
                             "several seeds train several models and report mean ± std (default: 0)")
-    train.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps (default: $MNIST_TUTORIAL_DEVICE, else auto: "
-                                        "CUDA, then MPS, else CPU)")
+    train.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps (default: "
+                                        "$MNIST_TUTORIAL_DEVICE, else auto: CUDA, then MPS, else CPU)")
     train.add_argument("--logdir", metavar="DIR",
                        help="write TensorBoard logs under DIR, one folder per run named "
                             "<recipe>-seed<k>-<YYYYmmdd-HHMMSS> (view them side by side: "

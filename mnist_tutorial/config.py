@@ -54,12 +54,12 @@ class TrainConfig:
             raise ValueError("; ".join(problems))
 
     @classmethod
-    def recipe(cls, name: str, **overrides) -> "TrainConfig":
+    def recipe(cls, name: str, **overrides) -> TrainConfig:
         if name not in RECIPES:
             raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
         return cls(**{**RECIPES[name], **overrides})
 
-    def smoke(self) -> "TrainConfig":
+    def smoke(self) -> TrainConfig:
         """The same run on the smoke profile's few hundred images and one epoch."""
         return dataclasses.replace(self, **SMOKE)
 
@@ -79,5 +79,5 @@ class SeedsConfig:
     train: TrainConfig
     seeds: tuple[int, ...] = (0, 1, 2)
 
-    def smoke(self) -> "SeedsConfig":
+    def smoke(self) -> SeedsConfig:
         return dataclasses.replace(self, train=self.train.smoke())

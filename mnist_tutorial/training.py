@@ -47,7 +47,8 @@ def pick_device(name: str | None = None) -> torch.device:
     ``auto`` is CUDA when a GPU is visible, then Apple's MPS, else the CPU; any torch
     device name (``cpu``, ``cuda:1``, ``mps``) works.
     """
-    setting = f"{DEVICE_ENV}={os.environ[DEVICE_ENV]!r}" if name is None and os.environ.get(DEVICE_ENV) else None
+    from_env = name is None and os.environ.get(DEVICE_ENV)
+    setting = f"{DEVICE_ENV}={os.environ[DEVICE_ENV]!r}" if from_env else None
     name = name or os.environ.get(DEVICE_ENV) or "auto"
     if name == "auto":
         if torch.cuda.is_available():

@@ -235,7 +235,8 @@ def sanitize_svg(svg: str) -> str:
                 parent.remove(child)
         for name, value in list(parent.attrib.items()):
             local = name.rsplit("}", 1)[-1].lower()
-            if local.startswith("on") or (local == "href" and value.strip().lower().startswith("javascript:")):
+            script_link = local == "href" and value.strip().lower().startswith("javascript:")
+            if local.startswith("on") or script_link:
                 del parent.attrib[name]
     return ET.tostring(root, encoding="unicode")
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from typing import Callable
+from collections.abc import Callable
 
 from . import cache, run
 from .homes import Home

@@ -1,9 +1,10 @@
 """The code a page shows, for its tests: a code home's definitions, without its run.
 
 ``definitions("linear_collapse")`` executes only the top-level imports, functions,
-classes and UPPER_CASE constants (two letters or more: ``X`` is data) of ``lessons/linear_collapse.py`` (milliseconds), and
-returns them as a module. The home's runs and claims are tested by running the whole
-notebook (tests/test_notebooks.py and the site build).
+classes and UPPER_CASE constants (two letters or more: ``X`` is data) of
+``lessons/linear_collapse.py`` (milliseconds), and returns them as a module. The home's
+runs and claims are tested by running the whole notebook (tests/test_notebooks.py and the
+site build).
 """
 
 from __future__ import annotations

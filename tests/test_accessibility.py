@@ -30,8 +30,7 @@ import pytest
 
 pytest.register_assert_rewrite("browser_util")  # before the import: it is also our plugin
 
-from browser_util import (ARTIFACTS, alt_text_problems, color_scheme, new_context,  # noqa: E402
-                          open_page, site_pages)
+from browser_util import ARTIFACTS, alt_text_problems, color_scheme, new_context, open_page, site_pages  # noqa: E402
 
 pytest_plugins = ["browser_util"]
 
@@ -190,7 +189,7 @@ def test_no_serious_accessibility_violation(sweep):
                           f"(all findings: test-artifacts/accessibility.json):\n"
                           + "\n".join(problems))
     for entry in set(THEME_FINDINGS) - used:
-        warnings.warn(f"THEME_FINDINGS entry no longer needed, remove it: {entry}")
+        warnings.warn(f"THEME_FINDINGS entry no longer needed, remove it: {entry}", stacklevel=1)
 
 
 def test_every_image_has_meaningful_alt_text(sweep):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from lesson_code import definitions
 
 lesson = definitions("activations")

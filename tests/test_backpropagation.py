@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+
 from lesson_code import definitions
 
 lesson = definitions("backpropagation")

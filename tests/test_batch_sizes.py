@@ -6,6 +6,7 @@ The exercise's runs and claims are checked when its notebook runs (test_notebook
 from __future__ import annotations
 
 import pytest
+
 from lesson_code import definitions
 
 lesson = definitions("batch_sizes")

@@ -21,9 +21,19 @@ import pytest
 
 pytest.register_assert_rewrite("browser_util")  # before the import: it is also our plugin
 
-from browser_util import (ARTIFACTS, LinkChecker, color_scheme,  # noqa: E402
-                          dark_figure_problems, new_context, open_page, page_problems,
-                          pages_with, search, site_pages, toggle_palette)
+from browser_util import (  # noqa: E402
+    ARTIFACTS,
+    LinkChecker,
+    color_scheme,
+    dark_figure_problems,
+    new_context,
+    open_page,
+    page_problems,
+    pages_with,
+    search,
+    site_pages,
+    toggle_palette,
+)
 
 pytest_plugins = ["browser_util"]
 

@@ -16,6 +16,7 @@ import urllib.request
 import numpy as np
 import pytest
 import torch
+
 from lesson_code import definitions
 
 pytest.register_assert_rewrite("browser_util")  # before the import: it is also our plugin

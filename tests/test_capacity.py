@@ -6,8 +6,8 @@ The lesson's run and its claims are checked when its notebook runs (test_noteboo
 from __future__ import annotations
 
 import torch
-from lesson_code import definitions
 
+from lesson_code import definitions
 from mnist_tutorial.toy import accuracy, fit_classifier, make_moons, single_thread
 
 lesson = definitions("capacity")

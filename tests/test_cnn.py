@@ -6,9 +6,9 @@ The exercise's run and its claims are checked when its notebook runs (test_noteb
 from __future__ import annotations
 
 import torch
-from lesson_code import definitions
 from torch import nn
 
+from lesson_code import definitions
 from mnist_tutorial.data import MNIST
 from mnist_tutorial.models import MLP, count_parameters
 

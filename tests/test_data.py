@@ -141,7 +141,7 @@ def test_both_batchers_yield_each_sample_once_per_epoch(synthetic_root):
         return sizes, seen
 
     expected = as_multiset(data.normalise(images), labels)
-    for epoch in range(2):  # every epoch: each (image, label) exactly once, last batch kept
+    for _ in range(2):  # every epoch: each (image, label) exactly once, last batch kept
         for batches in (loader, fast):
             sizes, seen = epoch_samples(batches)
             assert sizes == [16, 16, 16, 2]

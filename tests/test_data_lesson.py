@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lesson_code import definitions
 
+from lesson_code import definitions
 from mnist_tutorial import data
 
 lesson = definitions("data")

@@ -21,11 +21,12 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from lesson_code import definitions
 
 pytest.register_assert_rewrite("browser_util")  # before the import: it is also our plugin
 
-from browser_util import new_context, open_page, page_problems  # noqa: E402
+from browser_util import new_context, page_problems  # noqa: E402
 
 pytest_plugins = ["browser_util"]
 
@@ -149,7 +150,8 @@ PEN_STROKE = """() => {
                          pointerId: 7, pointerType: "pen", isPrimary: true, bubbles: true,
                          pressure: 0.5});
   pad.dispatchEvent(new PointerEvent("pointerdown", at(0.5, 0.15)));
-  for (let t = 0; t <= 1; t += 0.05) pad.dispatchEvent(new PointerEvent("pointermove", at(0.5, 0.15 + 0.7 * t)));
+  for (let t = 0; t <= 1; t += 0.05)
+    pad.dispatchEvent(new PointerEvent("pointermove", at(0.5, 0.15 + 0.7 * t)));
   pad.dispatchEvent(new PointerEvent("pointerup", at(0.5, 0.85)));
 }"""
 

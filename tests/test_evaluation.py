@@ -10,9 +10,9 @@ import dataclasses
 
 import pytest
 import torch
-from lesson_code import definitions
 from torch import nn
 
+from lesson_code import definitions
 from mnist_tutorial.data import TensorBatches
 from mnist_tutorial.training import evaluate
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lesson_code import definitions
 from torch import nn
+
+from lesson_code import definitions
 
 lesson = definitions("linear_collapse")
 affine_defect, collapse, collapse_error = lesson.affine_defect, lesson.collapse, lesson.collapse_error

@@ -17,8 +17,8 @@ from conftest import ROOT
 from sitebuild import homes
 
 WINDOW = 5  # this many consecutive substantive lines in two places is a copy
-FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>```+|~~~+)[^\n]*\n(?P<body>.*?)^(?P=indent)(?P=fence)[ \t]*$",
-                   re.MULTILINE | re.DOTALL)
+FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>```+|~~~+)[^\n]*\n"
+                   r"(?P<body>.*?)^(?P=indent)(?P=fence)[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
 def substantive(lines) -> list[str]:
@@ -62,7 +62,8 @@ def test_no_code_is_in_two_files():
     assert not found, "code copied between files:\n" + "\n".join(found)
 
 
-@pytest.mark.parametrize("page", sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").rglob("*.md")))
+@pytest.mark.parametrize("page", sorted(p.relative_to(ROOT).as_posix()
+                                         for p in (ROOT / "docs").rglob("*.md")))
 def test_pages_include_code_instead_of_copying_it(page):
     text = (ROOT / page).read_text(encoding="utf-8")
     files = code_files()

@@ -74,7 +74,8 @@ def test_the_course_has_one_home_per_page():
 def test_a_page_without_home_and_a_home_without_page_fail(tmp_path):
     docs, lessons = write_course(tmp_path, {"only": HOME.format(title="T", name="only", value=1)})
     (docs / "lessons" / "new-page.md").write_text("# New\n")
-    with pytest.raises(homes.HomeError, match=r"docs/lessons/new-page.md has no code home: create lessons/new_page.py"):
+    with pytest.raises(homes.HomeError,
+                       match=r"docs/lessons/new-page.md has no code home: create lessons/new_page.py"):
         homes.discover(docs, lessons)
     (docs / "lessons" / "new-page.md").unlink()
     (lessons / "stray.py").write_text(HOME.format(title="S", name="stray", value=1))

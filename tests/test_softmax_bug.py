@@ -10,8 +10,9 @@ import math
 
 import pytest
 import torch
-from lesson_code import definitions
 from torch import nn
+
+from lesson_code import definitions
 
 lesson = definitions("training")
 loss_floor, first_step_gradient_norms = lesson.loss_floor, lesson.first_step_gradient_norms

@@ -7,6 +7,7 @@ The lesson's run and its claims are checked when its notebook runs (test_noteboo
 from __future__ import annotations
 
 import torch
+
 from lesson_code import definitions
 
 lesson = definitions("universal_approximation")

@@ -245,10 +245,15 @@ def compare(metrics: dict, profile: str, site: dict) -> list[str]:
             inside = low <= mine["value"] <= high
             outside += not inside
             verdict = ("inside" if inside else "OUTSIDE") + " the site's mean ± 2 std"
+        elif math.isclose(mine["value"], theirs["value"], rel_tol=1e-6, abs_tol=1e-12):
+            verdict = "same"
+        elif theirs.get("tolerance") is not None:  # e.g. parallel workers racing each other
+            inside = abs(mine["value"] - theirs["value"]) <= theirs["tolerance"]
+            outside += not inside
+            verdict = ("within" if inside else "OUTSIDE") + " the tolerance the lesson declares"
         else:
-            same = math.isclose(mine["value"], theirs["value"], rel_tol=1e-6, abs_tol=1e-12)
-            outside += not same
-            verdict = "same" if same else "DIFFERENT"
+            outside += 1
+            verdict = "DIFFERENT"
         lines.append(f"  {key}: yours {mine['text']}, site {theirs['text']}: {verdict}")
     head = ("Your run agrees with the site's." if not outside else
             f"{outside} number(s) differ from the site's beyond its seed spread: another "

@@ -91,3 +91,13 @@ def test_comparison_with_the_site():
     assert any("accuracy" in line and "OUTSIDE" in line for line in lines)
     assert any("count" in line and "DIFFERENT" in line for line in lines)
     assert "not comparable" in compare(mine, "smoke", site)[0]
+
+
+def test_a_declared_tolerance_is_honoured_by_the_comparison():
+    site = {"profile": "full", "metrics": {"best": {**_metric(0.60, unit="percent"),
+                                                    "tolerance": 0.05}}}
+    assert compare({"best": _metric(0.64, unit="percent")}, "full", site)[0] == (
+        "Your run agrees with the site's.")
+    lines = compare({"best": _metric(0.70, unit="percent")}, "full", site)
+    assert lines[0].startswith("1 number(s) differ")
+    assert "OUTSIDE the tolerance" in lines[1]

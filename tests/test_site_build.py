@@ -318,3 +318,14 @@ def test_link_check_catches_a_broken_anchor(tmp_path, flat_site_dir):
     process = check_links(site)
     assert process.returncode != 0
     assert "no-such-anchor" in process.stdout, process.stdout[-3000:]
+
+
+@pytest.mark.parametrize("page", sorted(p.relative_to(ROOT / "docs").as_posix()
+                                         for folder in ("lessons", "exercises")
+                                         for p in (ROOT / "docs" / folder).glob("*.md")))
+def test_every_page_ends_with_key_ideas_and_self_checks(page):
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    assert '!!! abstract "Key ideas"' in text, f"{page}: no Key ideas box"
+    checks = text.split("## Check yourself", 1)
+    assert len(checks) == 2, f"{page}: no 'Check yourself' section"
+    assert checks[1].count('??? question "') >= 2, f"{page}: fewer than two self-checks"

@@ -216,6 +216,9 @@
       raw.caption.textContent = sampled ? "The test image" : "The drawing shrunk to 28×28";
       prepared.caption.textContent = sampled ? "What the network sees: the same (MNIST prepared it)"
         : "Preprocessed: what the network sees";
+      // The 28×28 views are images: their name is their caption (the readout says the digit).
+      raw.canvas.setAttribute("aria-label", raw.caption.textContent);
+      prepared.canvas.setAttribute("aria-label", prepared.caption.textContent);
     };
     captions(false);
     raw.canvas.setAttribute("role", "img");

@@ -98,6 +98,9 @@ class Config:
     seed: int  # of the random search's draws and of the Optuna workers' samplers
     retrain_epochs: int  # the winner, on all training images
     retrain_size: int | None = None  # None: all 50,000
+    # How far an accuracy that depends on the Optuna workers' race may move between runs:
+    # a few points on the full run, much more on the smoke profile's 256 validation images.
+    race_tolerance: float = 0.03
 
 
 FULL = Config(TRIAL, GRID, SPACE, seed=0, retrain_epochs=2)
@@ -106,7 +109,7 @@ SMOKE = Config(  # widths up to the grid's largest, so that a few random trials 
     (("lr", (1e-3, 1e-2)), ("width", (64, 256)), ("batch_size", (128,))),
     (("lr", LogUniform(1e-4, 1e-2)), ("width", IntLogUniform(32, 256)),
      ("batch_size", Choice((32, 64, 128)))),
-    seed=0, retrain_epochs=1, retrain_size=1024)
+    seed=0, retrain_epochs=1, retrain_size=1024, race_tolerance=0.25)
 CONFIG = FULL if current_profile() == "full" else SMOKE
 
 device = pick_device()
@@ -366,7 +369,8 @@ num_tpe = sum(how == "TPE" for how in sampled_by.values())
 report.metric("budget_gflop", budget, "number", 1)
 report.metric("grid_best", best_of["grid"].value, "percent", 2)
 report.metric("random_best", best_of["random"].value, "percent", 2)
-report.metric("optuna_best", best_of["Optuna"].value, "percent", 2, tolerance=0.03)
+report.metric("optuna_best", best_of["Optuna"].value, "percent", 2,
+              tolerance=CONFIG.race_tolerance)
 report.metric("grid_trials", len(grid_trials), "count")
 report.metric("random_trials", len(random_trials), "count")
 report.metric("optuna_trials", len(optuna_trials), "count", tolerance=4)
@@ -476,9 +480,10 @@ report.metric("best_lr", best.params["lr"], "number", 4, tolerance=0.01)
 report.metric("best_width", best.params["width"], "count", tolerance=1024)
 report.metric("best_batch_size", best.params["batch_size"], "count", tolerance=512)
 report.metric("retrain_epochs", CONFIG.retrain_epochs, "count")
-report.metric("test_accuracy", final.test_accuracy, "percent", 2, tolerance=0.03)
+report.metric("test_accuracy", final.test_accuracy, "percent", 2,
+              tolerance=CONFIG.race_tolerance)
 report.metric("final_val_accuracy", final.epoch_val_accuracy[-1], "percent", 2,
-              tolerance=0.03)
+              tolerance=CONFIG.race_tolerance)
 report.table(
     "winner", ["found by", "lr", "width", "batch size", "validation accuracy (trial)",
                "test accuracy (retrained)"],

@@ -137,15 +137,24 @@ def _run_interruptibly(client: NotebookClient, kernel: KernelManager, env: dict)
 
     worker = threading.Thread(target=work, name="home-kernel", daemon=True)
     worker.start()
-    presses = 0
+    presses, first_press, signalled = 0, 0.0, 0.0
     while worker.is_alive():
         try:
             worker.join(0.2)
         except KeyboardInterrupt:
             presses += 1
-            pgid = getattr(kernel.provisioner, "pgid", None)
-            if pgid:
-                os.killpg(pgid, signal.SIGINT if presses == 1 else signal.SIGKILL)
+            first_press = first_press or time.monotonic()
+        pgid = getattr(kernel.provisioner, "pgid", None)
+        now = time.monotonic()
+        if presses and pgid and now - signalled > 1:
+            # Repeated once a second: a kernel still starting up (no group yet, or its
+            # handler not yet installed) misses the first one. After 10 s, no more waiting.
+            kill = presses > 1 or now - first_press > 10
+            try:
+                os.killpg(pgid, signal.SIGKILL if kill else signal.SIGINT)
+            except OSError:  # it has just exited
+                pass
+            signalled = now
     if presses:
         raise KeyboardInterrupt
     if failure:

@@ -273,7 +273,10 @@ def test_ctrl_c_stops_the_build_and_keeps_what_finished(tmp_path):
         "# %%\n# --8<-- [start:shown]", "# %%\nimport time\ntime.sleep(120)\n\n# %%\n# --8<-- [start:shown]")
     docs, lessons = write_course(tmp_path, {"first": HOME.format(title="F", name="first", value=3),
                                             "slow": slow})
-    script = (f"import sys, functools, pathlib; sys.path.insert(0, {str(ROOT)!r})\n"
+    # As in a terminal, Ctrl-C is live: a shell without job control (CI's `cmd &`) starts
+    # its background commands with SIGINT ignored, and Python then never raises on it.
+    script = (f"import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+              f"import sys, functools, pathlib; sys.path.insert(0, {str(ROOT)!r})\n"
               f"import sitebuild.__main__ as cli, sitebuild.run, sitebuild.homes as h\n"
               f"cli.discover = sitebuild.run.discover = functools.partial(h.discover, "
               f"pathlib.Path({str(docs)!r}), pathlib.Path({str(lessons)!r}))\n"

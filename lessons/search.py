@@ -374,7 +374,7 @@ report.metric("optuna_best", best_of["Optuna"].value, "percent", 2,
 report.metric("grid_trials", len(grid_trials), "count")
 report.metric("random_trials", len(random_trials), "count")
 report.metric("optuna_trials", len(optuna_trials), "count", tolerance=4)
-report.metric("optuna_workers", len(processes), "count")
+report.metric("optuna_workers", len(processes), "count", tolerance=NUM_WORKERS - 1)
 report.metric("optuna_startup_trials", NUM_STARTUP_TRIALS, "count")
 report.metric("optuna_tpe_trials", num_tpe, "count", tolerance=4)
 report.metric("trial_seconds", statistics.fmean(t.seconds for t in grid_trials + random_trials),

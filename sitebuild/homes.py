@@ -254,7 +254,7 @@ def publish(executed: nbformat.NotebookNode, course: str | None, site: dict) -> 
     if course:
         setup.source = setup.source.replace("COURSE = None", f"COURSE = {course!r}", 1)
     comparable = {"profile": site["provenance"]["profile"], "metrics": {
-        key: {k: m[k] for k in ("value", "unit", "std", "text", "timing")}
+        key: {k: m.get(k) for k in ("value", "unit", "std", "text", "timing", "tolerance")}
         for key, m in site["metrics"].items()}}
     finish.source = finish.source.replace(
         "SITE_RESULTS = None", "SITE_RESULTS = " + pprint.pformat(comparable, width=88, sort_dicts=True), 1)

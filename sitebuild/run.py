@@ -124,37 +124,55 @@ def _run_interruptibly(client: NotebookClient, kernel: KernelManager, env: dict)
     nbclient, run on the main thread, answers it by shutting the kernel down under its own
     feet (the run then fails with an unrelated AssertionError once the cell ends), so it
     runs on a worker thread here, and Ctrl-C interrupts the kernel instead: its cell
-    raises, the client returns, and KeyboardInterrupt follows. A second Ctrl-C kills the
-    kernel rather than wait for the cell.
+    raises, the client returns, and KeyboardInterrupt follows. A kernel that has not begun
+    a cell is still starting up (a SIGINT then prints a traceback from its imports): it is
+    interrupted in its first cell. A second Ctrl-C, or 10 s without an end, kills it.
+    While it runs, Ctrl-C is counted by a handler of ours rather than raised wherever
+    this loop happens to be.
     """
     failure: list[BaseException] = []
+    in_a_cell = threading.Event()  # set once the kernel has answered and runs the first cell
+    client.on_cell_start = lambda cell, cell_index: in_a_cell.set()
 
     def work():
+        # The kernel manager is not thread-safe: it is started and stopped on this thread only.
         try:
-            client.execute(env=env)
+            try:
+                client.execute(env=env)
+            finally:
+                if kernel.has_kernel:  # a kernel manager we made is ours to stop
+                    kernel.shutdown_kernel(now=True)
         except BaseException as error:  # re-raised on the caller's thread
             failure.append(error)
 
+    presses: list[float] = []  # when Ctrl-C was pressed
+
+    def count(signum, frame):  # instead of KeyboardInterrupt, which may strike anywhere below
+        presses.append(time.monotonic())
+
+    live = (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    previous = signal.signal(signal.SIGINT, count) if live else None
     worker = threading.Thread(target=work, name="home-kernel", daemon=True)
     worker.start()
-    presses, first_press, signalled = 0, 0.0, 0.0
-    while worker.is_alive():
-        try:
+    try:
+        signalled = 0.0
+        while worker.is_alive():
             worker.join(0.2)
-        except KeyboardInterrupt:
-            presses += 1
-            first_press = first_press or time.monotonic()
-        pgid = getattr(kernel.provisioner, "pgid", None)
-        now = time.monotonic()
-        if presses and pgid and now - signalled > 1:
-            # Repeated once a second: a kernel still starting up (no group yet, or its
-            # handler not yet installed) misses the first one. After 10 s, no more waiting.
-            kill = presses > 1 or now - first_press > 10
-            try:
-                os.killpg(pgid, signal.SIGKILL if kill else signal.SIGINT)
-            except OSError:  # it has just exited
-                pass
-            signalled = now
+            pgid = getattr(kernel.provisioner, "pgid", None)
+            now = time.monotonic()
+            if presses and pgid and now - signalled > 1:
+                # Repeated once a second: an idle kernel ignores SIGINT, a cell may catch it.
+                kill = len(presses) > 1 or now - presses[0] > 10
+                if kill or in_a_cell.is_set():
+                    try:
+                        os.killpg(pgid, signal.SIGKILL if kill else signal.SIGINT)
+                    except OSError:  # it has just exited
+                        pass
+                    signalled = now
+    finally:
+        if live:
+            signal.signal(signal.SIGINT, previous)
     if presses:
         raise KeyboardInterrupt
     if failure:
@@ -186,9 +204,6 @@ def execute(home: Home, profile: str, key: str, used: list[cache.Entry],
             _run_interruptibly(client, kernel, _environment(work, profile))
         except (CellExecutionError, DeadKernelError) as error:
             raise BuildError(_failure(home, error)) from None
-        finally:
-            if kernel.has_kernel:  # a kernel manager we made is ours to stop
-                kernel.shutdown_kernel(now=True)
         wall = time.perf_counter() - start
         report = work / "report" / "report.json"
         if not report.is_file():

@@ -331,13 +331,16 @@ def search(page, term: str) -> list[str]:
     box.click(force=True)
     box.fill("")
     box.press_sequentially(term)
-    # The meta line says "Initializing search" / "Type to start searching" until it answers.
+    # The meta line says "Initializing search" / "Type to start searching" until it answers,
+    # then "N matching documents"; the items it counts are drawn a moment later.
     page.wait_for_function(
         """term => {
           const input = document.querySelector("input.md-search__input");
           const meta = document.querySelector(".md-search-result__meta");
-          return input.value === term && meta && /match|no matching/i.test(meta.textContent)
-            && !/initializing/i.test(meta.textContent);
+          if (input.value !== term || !meta || /initializing/i.test(meta.textContent)) return false;
+          if (/no matching/i.test(meta.textContent)) return true;
+          return /match/i.test(meta.textContent)
+            && document.querySelector(".md-search-result__item .md-search-result__article") !== null;
         }""", arg=term, timeout=15_000)
     return page.locator(".md-search-result__item .md-search-result__article h1, "
                         ".md-search-result__item .md-search-result__article h2").all_inner_texts()

@@ -13,6 +13,7 @@ import textwrap
 import nbformat
 import pytest
 
+from mnist_tutorial.report import compare
 from sitebuild import cache, homes, run
 
 HOME = '''\
@@ -168,15 +169,26 @@ def test_published_notebook_names_the_course_and_the_site_numbers(course):
     nb = homes.to_notebook(homes.discover(docs, lessons)["first_page"])
     report = {"provenance": {"profile": "full"},
               "metrics": {"doubled": {"value": 6.0, "unit": "number", "std": None, "text": "6.00",
-                                      "per_seed": None, "timing": False, "cell": 3}}}
+                                      "per_seed": None, "timing": False, "tolerance": None, "cell": 3},
+                          "raced": {"value": 5.0, "unit": "count", "std": None, "text": "5",
+                                    "per_seed": None, "timing": False, "tolerance": 4, "cell": 4}}}
     text = homes.publish(nb, "git+https://github.com/o/n@abc", report)
     cells = nbformat.reads(text, as_version=4).cells
     assert "COURSE = 'git+https://github.com/o/n@abc'" in cells[1].source
     finish = cells[-1].source
     namespace = {"report": type("R", (), {"finish": lambda self, site: namespace.update(site=site)})()}
     exec(compile(finish, "finish", "exec"), namespace)
-    assert namespace["site"] == {"profile": "full", "metrics": {"doubled": {
-        "value": 6.0, "unit": "number", "std": None, "text": "6.00", "timing": False}}}
+    site = namespace["site"]
+    assert site == {"profile": "full", "metrics": {
+        "doubled": {"value": 6.0, "unit": "number", "std": None, "text": "6.00", "timing": False,
+                    "tolerance": None},
+        "raced": {"value": 5.0, "unit": "count", "std": None, "text": "5", "timing": False,
+                  "tolerance": 4}}}
+    # The learner's rerun is judged by the tolerance the lesson declared, not by equality.
+    rerun = {"doubled": {"value": 6.0, "text": "6.00"}, "raced": {"value": 8.0, "text": "8"}}
+    assert compare(rerun, "full", site)[0] == "Your run agrees with the site's."
+    rerun["raced"] = {"value": 10.0, "text": "10"}
+    assert "raced: yours 10, site 5: OUTSIDE the tolerance" in "\n".join(compare(rerun, "full", site))
 
 
 # ---------------------------------------------------------------- the cache

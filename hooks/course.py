@@ -204,6 +204,7 @@ def provenance_text(p: dict) -> str:
         f"commit {p['commit']}" if p.get("commit") else "no git commit",
         f"torch {p['torch']}",
         p["device"],
+        p.get("precision"),  # fp32 or bf16: what training ran in
         f"seed{'s' if seeds and len(seeds) > 1 else ''} {', '.join(map(str, seeds))}" if seeds else None,
         f"{p['wall_time_s']:.1f} s",
         p["date"][:10],

@@ -34,6 +34,7 @@ class TrainConfig:
     hidden: tuple[int, ...] = (1024, 256)
     activation: str = "relu"
     softmax_output: bool = False  # the classic bug, only to measure it
+    label_smoothing: float = 0.0  # the share of each target spread over the other digits
     train_size: int | None = None  # None: all 50,000 training images
     val_size: int | None = None
     test_size: int | None = None
@@ -48,6 +49,8 @@ class TrainConfig:
                      and not (isinstance(value, int) and value >= 1)]
         if not (isinstance(self.lr, (int, float)) and 0 < self.lr < float("inf")):
             problems.append(f"lr must be a positive number, not {self.lr!r}")
+        if not (isinstance(self.label_smoothing, (int, float)) and 0 <= self.label_smoothing < 1):
+            problems.append(f"label_smoothing must be in [0, 1), not {self.label_smoothing!r}")
         if self.schedule not in ("constant", "onecycle"):
             problems.append(f"schedule must be 'constant' or 'onecycle', not {self.schedule!r}")
         if problems:

@@ -196,6 +196,8 @@ class Report:
     def as_dict(self) -> dict:
         import torch
 
+        from .training import pick_precision
+
         threads = f"{torch.get_num_threads()} threads"
         device = self.device
         if device.startswith("cuda") and torch.cuda.is_available():
@@ -207,6 +209,7 @@ class Report:
             "metrics": self.metrics, "tables": self.tables, "figures": self.figures,
             "histories": self.histories, "assets": self.assets, "claims": self.claims,
             "provenance": {"profile": self.profile, "seeds": self.seeds, "device": device,
+                           "precision": pick_precision(self.device),
                            "torch": torch.__version__, "python": platform.python_version()},
         }
 
@@ -223,11 +226,13 @@ class Report:
         if site is None:
             print("These are the numbers the course website shows for this page.")
             return
-        for line in compare(self.metrics, self.profile, site):
+        from .training import pick_precision
+
+        for line in compare(self.metrics, self.profile, site, pick_precision(self.device)):
             print(line)
 
 
-def compare(metrics: dict, profile: str, site: dict) -> list[str]:
+def compare(metrics: dict, profile: str, site: dict, precision: str | None = None) -> list[str]:
     """Lines that say, metric by metric, whether this run agrees with the site's."""
     if site.get("profile") != profile:
         return [f"The site's numbers come from the {site.get('profile')} profile and this run "
@@ -258,4 +263,8 @@ def compare(metrics: dict, profile: str, site: dict) -> list[str]:
     head = ("Your run agrees with the site's." if not outside else
             f"{outside} number(s) differ from the site's beyond its seed spread: another "
             f"torch version, device or a changed cell can explain it.")
+    theirs = site.get("precision")
+    if outside and precision and theirs and theirs != precision:
+        head += (f" So can the precision: the site trained in {theirs}, this run in "
+                 f"{precision} (set MNIST_TUTORIAL_PRECISION={theirs} to train as the site did).")
     return [head, *lines]

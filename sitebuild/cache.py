@@ -38,6 +38,7 @@ from .homes import ROOT, Home, library_modules
 
 CACHE_ENV = "MNIST_TUTORIAL_CACHE"
 DEVICE_ENV = "MNIST_TUTORIAL_DEVICE"
+PRECISION_ENV = "MNIST_TUTORIAL_PRECISION"
 SCHEMA = 1  # bump when the layout of an entry changes
 ENTRY_FILES = ("report.json", "notebook.ipynb")
 
@@ -61,12 +62,15 @@ def _file_digest(path: Path) -> str:
 
 
 def device_kind() -> str:
-    """The device type torch picks here for ``$MNIST_TUTORIAL_DEVICE`` (cpu, cuda, mps...).
+    """The device type torch picks here for ``$MNIST_TUTORIAL_DEVICE`` and the precision
+    training runs in there: ``cpu bf16``, ``cuda fp32``, ...
 
     Asked of torch in a child process (importing torch here would slow every rebuild) and
-    remembered until the machine reboots, the torch version or the setting changes.
+    remembered until the machine reboots, the torch version or the settings change. The
+    build's kernels are told the precision (``$MNIST_TUTORIAL_PRECISION``), so that every home of a
+    build trains in the one its cache key names.
     """
-    requested = os.environ.get(DEVICE_ENV, "auto") or "auto"
+    requested = " ".join(os.environ.get(name, "auto") or "auto" for name in (DEVICE_ENV, PRECISION_ENV))
     try:
         boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
@@ -81,11 +85,12 @@ def device_kind() -> str:
         except (OSError, ValueError, KeyError, TypeError):
             pass
     probe = subprocess.run(
-        [sys.executable, "-c", "from mnist_tutorial.training import pick_device; "
-                               "print(pick_device().type)"],
+        [sys.executable, "-c", "from mnist_tutorial.training import pick_device, pick_precision; "
+                               "device = pick_device(); print(device.type, pick_precision(device))"],
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     if probe.returncode != 0:
-        raise RuntimeError(f"{DEVICE_ENV}={requested!r}: {probe.stderr.strip().splitlines()[-1]}")
+        raise RuntimeError(f"{DEVICE_ENV} {PRECISION_ENV} = {requested!r}: "
+                           f"{probe.stderr.strip().splitlines()[-1]}")
     kind = probe.stdout.strip()
     if boot:
         try:

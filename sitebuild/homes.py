@@ -253,7 +253,8 @@ def publish(executed: nbformat.NotebookNode, course: str | None, site: dict) -> 
     setup, finish = nb.cells[1], nb.cells[-1]
     if course:
         setup.source = setup.source.replace("COURSE = None", f"COURSE = {course!r}", 1)
-    comparable = {"profile": site["provenance"]["profile"], "metrics": {
+    comparable = {"profile": site["provenance"]["profile"],
+                  "precision": site["provenance"].get("precision"), "metrics": {
         key: {k: m.get(k) for k in ("value", "unit", "std", "text", "timing", "tolerance")}
         for key, m in site["metrics"].items()}}
     finish.source = finish.source.replace(

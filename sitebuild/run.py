@@ -77,7 +77,8 @@ def build(profile: str, names: list[str] | None = None, refresh: tuple[str, ...]
         keys[home.name] = key
         entry = None if home.name in refresh else cache.load(home.name, key, log)
         if entry is None:
-            entry = execute(home, profile, key, [entries[u] for u in home.uses], log)
+            entry = execute(home, profile, key, [entries[u] for u in home.uses], log,
+                            precision=device.split()[-1])
         entries[home.name] = entry
     return entries
 
@@ -93,9 +94,10 @@ def _scratch() -> Path:
     return _SCRATCH[0]
 
 
-def _environment(work: Path, profile: str) -> dict[str, str]:
+def _environment(work: Path, profile: str, precision: str | None) -> dict[str, str]:
     env = {**os.environ,
            "MNIST_TUTORIAL_PROFILE": profile,
+           **({cache.PRECISION_ENV: precision} if precision else {}),
            REPORT_ENV: str(work / "report"),
            CHECKPOINTS_ENV: str(work / "checkpoints"),
            "TQDM_DISABLE": "1",
@@ -180,8 +182,9 @@ def _run_interruptibly(client: NotebookClient, kernel: KernelManager, env: dict)
 
 
 def execute(home: Home, profile: str, key: str, used: list[cache.Entry],
-            log: Callable[[str], None] = print) -> cache.Entry:
-    """Run ``home``'s notebook in a new kernel and store the entry under ``key``."""
+            log: Callable[[str], None] = print, precision: str | None = None) -> cache.Entry:
+    """Run ``home``'s notebook in a new kernel and store the entry under ``key``; its
+    training runs in ``precision`` (default: what the kernel picks)."""
     log(f"running {home.where} ({profile} profile)...")
     nb = to_notebook(home)
     with tempfile.TemporaryDirectory(prefix=f"mnist-{home.name}-") as tmp:
@@ -201,7 +204,7 @@ def execute(home: Home, profile: str, key: str, used: list[cache.Entry],
         client = NotebookClient(nb, km=kernel, timeout=None, allow_errors=False,
                                 resources={"metadata": {"path": str(work)}})
         try:
-            _run_interruptibly(client, kernel, _environment(work, profile))
+            _run_interruptibly(client, kernel, _environment(work, profile, precision))
         except (CellExecutionError, DeadKernelError) as error:
             raise BuildError(_failure(home, error)) from None
         wall = time.perf_counter() - start

@@ -84,6 +84,11 @@ def test_downloaded_notebook_runs_and_agrees_with_the_site(slug, site_dir, tmp_p
     env |= {"MNIST_TUTORIAL_PROFILE": "smoke", "MNIST_TUTORIAL_DOWNLOAD": "0",
             "MNIST_TUTORIAL_DATA": str(mnist_root), "MPLBACKEND": "Agg", "TQDM_DISABLE": "1",
             "MNIST_TUTORIAL_CHECKPOINTS": str(tmp_path / "checkpoints")}
+    # As the notebook's last cell advises a learner: train in the precision the site did
+    # (a probe under the test suite's load might pick the other one).
+    built_in = re.search(r"'precision': '(\w+)'", nb.cells[-1].source)
+    if built_in:
+        env["MNIST_TUTORIAL_PRECISION"] = built_in.group(1)
     client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=False,
                             resources={"metadata": {"path": str(tmp_path)}})
     client.execute(env=env)  # raises CellExecutionError, with the traceback, if a cell fails

@@ -179,7 +179,7 @@ def test_published_notebook_names_the_course_and_the_site_numbers(course):
     namespace = {"report": type("R", (), {"finish": lambda self, site: namespace.update(site=site)})()}
     exec(compile(finish, "finish", "exec"), namespace)
     site = namespace["site"]
-    assert site == {"profile": "full", "metrics": {
+    assert site == {"profile": "full", "precision": None, "metrics": {
         "doubled": {"value": 6.0, "unit": "number", "std": None, "text": "6.00", "timing": False,
                     "tolerance": None},
         "raced": {"value": 5.0, "unit": "count", "std": None, "text": "5", "timing": False,
@@ -189,6 +189,10 @@ def test_published_notebook_names_the_course_and_the_site_numbers(course):
     assert compare(rerun, "full", site)[0] == "Your run agrees with the site's."
     rerun["raced"] = {"value": 10.0, "text": "10"}
     assert "raced: yours 10, site 5: OUTSIDE the tolerance" in "\n".join(compare(rerun, "full", site))
+    # A run in another precision than the site's is told so, and how to match it.
+    head = compare(rerun, "full", {**site, "precision": "bf16"}, "fp32")[0]
+    assert "the site trained in bf16, this run in fp32" in head
+    assert "MNIST_TUTORIAL_PRECISION=bf16" in head
 
 
 # ---------------------------------------------------------------- the cache
@@ -227,6 +231,8 @@ def test_keys_change_with_the_home_what_it_uses_and_the_profile(course):
     second = cache.key(found["second_page"], "smoke", {"first_page": first}, "cpu")
     assert cache.key(found["first_page"], "full", {}, "cpu") != first
     assert cache.key(found["first_page"], "smoke", {}, "cuda") != first
+    assert cache.key(found["first_page"], "smoke", {}, "cpu bf16") != cache.key(
+        found["first_page"], "smoke", {}, "cpu fp32")
     assert cache.key(found["second_page"], "smoke", {"first_page": "other"}, "cpu") != second
     path = lessons / "first_page.py"
     path.write_text(path.read_text() + "# a comment\n")

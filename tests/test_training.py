@@ -11,7 +11,7 @@ from torch import nn
 from mnist_tutorial.config import TrainConfig
 from mnist_tutorial.data import load_mnist
 from mnist_tutorial.models import MLP
-from mnist_tutorial.training import evaluate, pick_device, train_epoch, train_model
+from mnist_tutorial.training import evaluate, pick_device, pick_precision, train_epoch, train_model
 
 TINY = TrainConfig.recipe("final", num_epochs=2, train_size=512, val_size=256, test_size=256)
 
@@ -115,3 +115,37 @@ def test_progress_bars_only_where_someone_watches(monkeypatch):
     bar.close()
     monkeypatch.setenv("TQDM_DISABLE", "1")
     assert training._progress_bar(10, True) is None
+
+
+def test_precision_setting_is_read_and_checked(monkeypatch):
+    for setting in ("fp32", "bf16"):
+        monkeypatch.setenv("MNIST_TUTORIAL_PRECISION", setting)
+        assert pick_precision("cpu") == setting
+    monkeypatch.setenv("MNIST_TUTORIAL_PRECISION", "fp16")
+    with pytest.raises(ValueError, match="MNIST_TUTORIAL_PRECISION='fp16'.*auto, fp32 or bf16"):
+        pick_precision("cpu")
+    monkeypatch.setenv("MNIST_TUTORIAL_PRECISION", "auto")
+    assert pick_precision("cpu") in ("fp32", "bf16")  # measured: it depends on the CPU
+
+
+def test_bf16_autocast_computes_in_bf16_and_keeps_fp32_weights():
+    torch.manual_seed(0)
+    net = MLP(hidden=(64,))
+    X, y = torch.randn(32, 1, 28, 28), torch.randint(0, 10, (32,))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.0)  # the same weights for both passes
+    seen = []
+    net.layers[1].register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    loss_fp32 = train_epoch(net, [(X, y)], optimizer, nn.CrossEntropyLoss())
+    loss_bf16 = train_epoch(net, [(X, y)], optimizer, nn.CrossEntropyLoss(), precision="bf16")
+    assert seen == [torch.float32, torch.bfloat16]
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    assert loss_bf16.dtype == torch.float32 and abs(loss_bf16 - loss_fp32).item() < 0.02
+
+
+def test_training_records_its_precision_and_label_smoothing_is_checked(mnist):
+    result = train_model(TINY, mnist, device="cpu", precision="bf16")
+    assert result.precision == "bf16" and result.test_accuracy > 0.5
+    with pytest.raises(ValueError, match="unknown precision 'half'"):
+        train_model(TINY, mnist, device="cpu", precision="half")
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\)"):
+        TrainConfig(label_smoothing=1.5)

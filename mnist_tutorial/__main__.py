@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
                                         "$MNIST_TUTORIAL_DEVICE, else auto: CUDA, then MPS, else CPU)")
     train.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                        help="fp32, or bf16 autocast (default: $MNIST_TUTORIAL_PRECISION, else "
-                            "auto: bf16 where a one-second probe finds it clearly faster)")
+                            "auto: bf16 where a short probe finds it clearly faster)")
     train.add_argument("--logdir", metavar="DIR",
                        help="write TensorBoard logs under DIR, one folder per run named "
                             "<recipe>-seed<k>-<YYYYmmdd-HHMMSS> (view them side by side: "

@@ -23,7 +23,6 @@ import dataclasses
 import datetime
 import functools
 import os
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -80,10 +79,10 @@ def pick_device(name: str | None = None) -> torch.device:
 def pick_precision(device: str | torch.device = "cpu") -> str:
     """``fp32`` or ``bf16``: ``$MNIST_TUTORIAL_PRECISION`` if set, else what ``auto`` measures.
 
-    ``auto`` times the lesson MLP's training step both ways on ``device`` (about a second,
-    once per process) and picks bf16 autocast only where it is clearly faster: CPUs with
-    native bf16 instructions run it about twice as fast, older ones emulate it and run it
-    several times slower.
+    ``auto`` times the lesson MLP's forward and backward pass both ways on ``device``
+    (``pass_seconds``: under a second, once per process) and picks bf16 autocast only
+    where it is clearly faster: CPUs with native bf16 instructions run it about twice as
+    fast, older ones emulate it and run it several times slower.
     """
     setting = os.environ.get(PRECISION_ENV, "auto") or "auto"
     if setting in PRECISIONS:
@@ -99,26 +98,36 @@ def _measured_precision(device_type: str) -> str:
         return "fp32"
     if device_type not in ("cpu", "cuda"):
         return "fp32"  # autocast to bf16 elsewhere (MPS) is not worth a probe's risk
-    seconds = {precision: step_seconds(precision, device_type) for precision in PRECISIONS}
+    seconds = pass_seconds(device_type)
     return "bf16" if seconds["fp32"] > 1.3 * seconds["bf16"] else "fp32"
 
 
-def step_seconds(precision: str, device_type: str = "cpu", batch_size: int = 512,
-                 rounds: int = 5, steps: int = 4) -> float:
-    """Median seconds of one training step of the lesson MLP in ``precision``."""
+def pass_seconds(device_type: str = "cpu", batch_size: int = 512, rounds: int = 8) -> dict:
+    """Seconds of one forward and backward pass of the lesson MLP, in each precision.
+
+    The passes alternate between the precisions, and the fastest of each counts: another
+    program slowing the machine down slows both alike, and can only lengthen a pass. No
+    optimiser steps: the update is the same fp32 arithmetic in both precisions, and a
+    probe that called ``optimizer.step()`` would show up in any optimiser hooks a lesson
+    has registered.
+    """
     generator = torch.Generator().manual_seed(0)
-    net = MLP().to(device_type)
-    optimizer = torch.optim.Adam(net.parameters(), fused=device_type in ("cpu", "cuda"))
     X = torch.randn(batch_size, 1, 28, 28, generator=generator).to(device_type)
     y = torch.randint(0, 10, (batch_size,), generator=generator).to(device_type)
-    batches = [(X, y)] * steps
-    train_epoch(net, batches, optimizer, nn.CrossEntropyLoss(), precision=precision)  # warm-up
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        train_epoch(net, batches, optimizer, nn.CrossEntropyLoss(), precision=precision).sum().item()
-        times.append((time.perf_counter() - start) / steps)
-    return statistics.median(times)
+    nets = {precision: MLP().to(device_type) for precision in PRECISIONS}
+    times = {precision: [] for precision in PRECISIONS}
+    for round_ in range(rounds + 1):  # round 0 warms up
+        for precision, net in nets.items():
+            net.zero_grad(set_to_none=True)
+            start = time.perf_counter()
+            with torch.autocast(device_type, torch.bfloat16, enabled=precision == "bf16"):
+                loss = nn.functional.cross_entropy(net(X), y)
+            loss.backward()
+            if device_type == "cuda":
+                torch.cuda.synchronize()
+            if round_:
+                times[precision].append(time.perf_counter() - start)
+    return {precision: min(t) for precision, t in times.items()}
 
 
 def make_optimizer(net: nn.Module, config: TrainConfig, steps_per_epoch: int, device: torch.device,

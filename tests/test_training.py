@@ -149,3 +149,17 @@ def test_training_records_its_precision_and_label_smoothing_is_checked(mnist):
         train_model(TINY, mnist, device="cpu", precision="half")
     with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\)"):
         TrainConfig(label_smoothing=1.5)
+
+
+def test_the_precision_probe_makes_no_optimiser_step():
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    from mnist_tutorial.training import pass_seconds
+
+    steps = []
+    handle = register_optimizer_step_post_hook(lambda optimizer, args, kwargs: steps.append(1))
+    try:
+        seconds = pass_seconds(rounds=2)
+    finally:
+        handle.remove()
+    assert steps == [] and set(seconds) == {"fp32", "bf16"} and min(seconds.values()) > 0

@@ -77,13 +77,34 @@ def device_kind() -> str:
         boot = None  # not Linux: ask torch every time
     memo = cache_dir() / "device.json"
     fact = {"torch": importlib.metadata.version("torch"), "requested": requested, "boot": boot}
-    if boot:
+    if not boot:
+        return _ask_torch(requested)
+    import fcntl  # POSIX, as /proc is: imported here so that the module loads on Windows
+    # Two builds started together must agree: the precision probe times the machine, and
+    # each build slowing the other could tip them to different answers (and cache keys).
+    # The first takes the lock and probes; the second waits and reads what it found.
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(memo.with_suffix(".lock"), "a")
+    except OSError:
+        return _ask_torch(requested)  # an unwritable cache: store() will say why
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             known = json.loads(memo.read_text())
             if known["fact"] == fact:
                 return known["kind"]
         except (OSError, ValueError, KeyError, TypeError):
             pass
+        kind = _ask_torch(requested)
+        try:
+            write_atomically(memo, json.dumps({"fact": fact, "kind": kind}).encode())
+        except OSError:
+            pass  # an unwritable cache: ask torch again next time (store() says why)
+        return kind
+
+
+def _ask_torch(requested: str) -> str:
     probe = subprocess.run(
         [sys.executable, "-c", "from mnist_tutorial.training import pick_device, pick_precision; "
                                "device = pick_device(); print(device.type, pick_precision(device))"],
@@ -91,13 +112,7 @@ def device_kind() -> str:
     if probe.returncode != 0:
         raise RuntimeError(f"{DEVICE_ENV} {PRECISION_ENV} = {requested!r}: "
                            f"{probe.stderr.strip().splitlines()[-1]}")
-    kind = probe.stdout.strip()
-    if boot:
-        try:
-            write_atomically(memo, json.dumps({"fact": fact, "kind": kind}).encode())
-        except OSError:
-            pass  # an unwritable cache: ask torch again next time (store() says why)
-    return kind
+    return probe.stdout.strip()
 
 
 def key(home: Home, profile: str, used: dict[str, str], device: str) -> str:

@@ -10,6 +10,7 @@ malformed shortcodes; notebook cell markers; a figure carrying a script."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import errno
 import importlib.util
 import json
@@ -266,6 +267,21 @@ def test_two_builds_at_once_agree(tmp_path):
     assert [o[0].strip() for o in outs] == ["6.0", "6.0"]
     entries = [p for p in (tmp_path / "cache" / "page").iterdir() if not p.name.startswith(".")]
     assert len(entries) == 1
+
+
+def test_builds_started_together_share_one_precision_probe(tmp_path, monkeypatch):
+    """The probe times the machine, so two builds probing at once could disagree."""
+    monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path / "cache"))
+    answers = iter(["cpu bf16", "cpu fp32"])
+
+    def slow_probe(requested):
+        time.sleep(0.5)
+        return next(answers)
+
+    monkeypatch.setattr(cache, "_ask_torch", slow_probe)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        kinds = list(pool.map(lambda _: cache.device_kind(), range(2)))
+    assert kinds == ["cpu bf16", "cpu bf16"]
 
 
 @pytest.mark.parametrize("moment", ["as the kernel starts", "in a cell"])

@@ -51,7 +51,7 @@ SMOKE = dataclasses.replace(FULL, check_shapes=FULL.check_shapes[:2], widths=(4,
 CONFIG = FULL if current_profile() == "full" else SMOKE
 NAMES = ("W1", "b1", "W2", "b2")
 
-report = Report("backpropagation", seeds=[CONFIG.seed])
+report = Report("backpropagation", seeds=[CONFIG.seed], precision="fp32")
 print(CONFIG)
 
 # %% [markdown]

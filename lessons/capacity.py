@@ -48,7 +48,7 @@ SMOKE = dataclasses.replace(FULL, num_points=400, num_steps=300, widths=(1, 4, 3
                             min_accuracy=0.7)
 CONFIG = FULL if current_profile() == "full" else SMOKE
 
-report = Report("capacity", seeds=sorted({CONFIG.seed, *CONFIG.sweep_seeds}))
+report = Report("capacity", seeds=sorted({CONFIG.seed, *CONFIG.sweep_seeds}), precision="fp32")
 print(CONFIG)
 
 # %% [markdown]

@@ -57,7 +57,7 @@ FULL = Config()
 SMOKE = Config(timed_images=2560)
 CONFIG = FULL if current_profile() == "full" else SMOKE
 
-report = Report("data")
+report = Report("data", precision="fp32")
 print(CONFIG)
 
 # %% [markdown]

@@ -40,7 +40,7 @@ SMOKE = dataclasses.replace(FULL, depths=(1, 2, 5), width=64, num_points=400, nu
                             seeds=(0,))
 CONFIG = FULL if current_profile() == "full" else SMOKE
 
-report = Report("linear_collapse", seeds=CONFIG.seeds)
+report = Report("linear_collapse", seeds=CONFIG.seeds, precision="fp32")
 print(CONFIG)
 
 # %% [markdown]

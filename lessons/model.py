@@ -31,7 +31,7 @@ FULL = Config()
 SMOKE = FULL  # nothing is trained: both profiles are the same
 CONFIG = FULL if current_profile() == "full" else SMOKE
 
-report = Report("model", seeds=[CONFIG.seed])
+report = Report("model", seeds=[CONFIG.seed], precision="fp32")
 print(CONFIG)
 
 # %% [markdown]

@@ -40,7 +40,7 @@ SMOKE = dataclasses.replace(FULL, seeds=(0,), max_iter=80, num_test_points=801,
 CONFIG = FULL if current_profile() == "full" else SMOKE
 DOMAIN = (-2.0, 2.0)
 
-report = Report("universal_approximation", seeds=CONFIG.seeds)
+report = Report("universal_approximation", seeds=CONFIG.seeds, precision="fp32")
 print(CONFIG)
 
 # %% [markdown]

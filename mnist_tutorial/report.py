@@ -90,11 +90,14 @@ def _show(obj) -> None:
 class Report:
     """The numbers, tables, figures and checked claims of one page's run."""
 
-    def __init__(self, page: str, seeds=None, device="cpu"):
+    def __init__(self, page: str, seeds=None, device="cpu", precision: str | None = None):
+        """``precision``: what the page's runs train in, if not what ``pick_precision``
+        picks for ``device`` (a page that trains in fp32 whatever the machine)."""
         self.page = page
         self.profile = current_profile()
         self.seeds = list(seeds) if seeds is not None else None
         self.device = str(device)
+        self.precision = precision
         self.metrics: dict[str, dict] = {}
         self.tables: dict[str, dict] = {}
         self.figures: dict[str, dict] = {}
@@ -193,10 +196,13 @@ class Report:
             raise ClaimFailed(f"{self.page}: claim does not hold: {claim}")
         self.claims.append({"claim": claim, "cell": _cell()})
 
+    def _precision(self) -> str:
+        from .training import pick_precision
+
+        return self.precision or pick_precision(self.device)
+
     def as_dict(self) -> dict:
         import torch
-
-        from .training import pick_precision
 
         threads = f"{torch.get_num_threads()} threads"
         device = self.device
@@ -209,7 +215,7 @@ class Report:
             "metrics": self.metrics, "tables": self.tables, "figures": self.figures,
             "histories": self.histories, "assets": self.assets, "claims": self.claims,
             "provenance": {"profile": self.profile, "seeds": self.seeds, "device": device,
-                           "precision": pick_precision(self.device),
+                           "precision": self._precision(),
                            "torch": torch.__version__, "python": platform.python_version()},
         }
 
@@ -226,9 +232,7 @@ class Report:
         if site is None:
             print("These are the numbers the course website shows for this page.")
             return
-        from .training import pick_precision
-
-        for line in compare(self.metrics, self.profile, site, pick_precision(self.device)):
+        for line in compare(self.metrics, self.profile, site, self._precision()):
             print(line)
 
 

@@ -101,3 +101,10 @@ def test_a_declared_tolerance_is_honoured_by_the_comparison():
     lines = compare({"best": _metric(0.70, unit="percent")}, "full", site)
     assert lines[0].startswith("1 number(s) differ")
     assert "OUTSIDE the tolerance" in lines[1]
+
+
+def test_provenance_names_the_precision_the_page_trained_in(monkeypatch):
+    monkeypatch.setenv("MNIST_TUTORIAL_PRECISION", "bf16")
+    assert Report("p").as_dict()["provenance"]["precision"] == "bf16"  # the machine's pick
+    # A page whose runs train in fp32 whatever the machine says so.
+    assert Report("p", precision="fp32").as_dict()["provenance"]["precision"] == "fp32"

@@ -21,10 +21,12 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
+import mnist_tutorial
 from mnist_tutorial import plots
 from mnist_tutorial.config import TrainConfig, current_profile
 from mnist_tutorial.data import MEAN, STD, load_mnist, make_split
@@ -45,6 +47,7 @@ class Config:
     max_shift: int = 4  # pixels: MNIST's 4-pixel margin, so no ink leaves the image
     shrink: int = 14  # side of a "small drawing" (the digit at half size)
     min_agreement: float = 0.999  # exported network vs PyTorch, share of equal predictions
+    num_js_images: int = 1000  # test images the page's script classifies in V8 at build
     claims_need_full: bool = True  # preprocessing claims hold for a trained network only
 
 
@@ -175,6 +178,62 @@ report.check(agreement >= CONFIG.min_agreement,
              f"the exported network predicts what PyTorch predicts on at least "
              f"{CONFIG.min_agreement:.1%} of the test set")
 report.check(max_prob_diff < 0.01, "no probability moves by as much as one percentage point")
+
+# %% [markdown]
+# ## The page's own code, in Chrome's JavaScript engine
+#
+# The numpy replica checks the arithmetic; this runs the page's file itself,
+# `docs/javascripts/draw-digit.js`, in V8 (the engine inside Chrome, through the
+# `mini-racer` package), on the first test images: its predictions against PyTorch's and
+# the replica's, and the time one prediction takes on the machine that built the site.
+# It needs the course's files: a notebook without them (on Colab) skips it.
+
+# %%
+PAGE_SCRIPT = Path(mnist_tutorial.__file__).resolve().parents[1] / "docs" / "javascripts" / "draw-digit.js"
+
+
+def page_script_engine(weights: bytes, data: dict):
+    """V8 with the page's script loaded and its classifier made from ``weights``."""
+    try:
+        from py_mini_racer import MiniRacer
+    except ImportError:
+        raise ImportError("this cell runs the page's script in V8: pip install mini-racer "
+                          "(pip install -r requirements.txt installs it)") from None
+    engine = MiniRacer()
+    engine.eval(PAGE_SCRIPT.read_text(encoding="utf-8"))
+    halves = np.frombuffer(weights, dtype="<u2").tolist()
+    engine.eval(f"var api = drawDigitClassifier(new Uint16Array({halves}).buffer, {json.dumps(data)});")
+    engine.eval("""var classifyAll = (images) => {  // probabilities, and ms per prediction
+                     let start;  // the first half lets V8 compile forward(), the second is timed
+                     const probs = images.map((image, i) => {
+                       if (i === images.length >> 1) start = Date.now();
+                       return api.classify(image);
+                     });
+                     const timed = images.length - (images.length >> 1);
+                     return JSON.stringify({probs, ms: (Date.now() - start) / timed});
+                   };""")
+    return engine
+
+
+if PAGE_SCRIPT.is_file():
+    engine = page_script_engine(weights, {"layers": [list(shape) for shape in shapes], "mean": MEAN,
+                                          "std": STD, "box": BOX, "inkThreshold": INK_THRESHOLD})
+    js_images = images[:CONFIG.num_js_images].reshape(-1, SIZE * SIZE).tolist()
+    js_run = json.loads(engine.call("classifyAll", js_images))
+    p_js, ms_per_prediction = np.array(js_run["probs"]), js_run["ms"]  # (n, 10), ms
+    js_agreement = float((p_js.argmax(axis=1) == y_torch[:len(p_js)]).mean())
+    js_vs_replica = float(np.abs(p_js - p_page[:len(p_js)]).max())
+    report.metric("js_num_test", len(p_js), "count")
+    report.metric("js_agreement", js_agreement, "percent", 2)
+    report.metric("js_vs_replica", js_vs_replica, "scientific", 1)
+    report.metric("ms_per_prediction", ms_per_prediction, "number", 2, timing=True)
+    report.check(js_agreement >= CONFIG.min_agreement,
+                 "the page's script predicts what PyTorch predicts")
+    report.check(js_vs_replica < 1e-6, "the page's script computes what its numpy replica computes")
+    print(f"{ms_per_prediction:.2f} ms per prediction in V8, {js_agreement:.2%} agreement "
+          f"with PyTorch, {js_vs_replica:.1e} from the replica on {len(p_js):,} test images")
+else:
+    print(f"skipped: the page's script is not here ({PAGE_SCRIPT}); it is in the course's files")
 
 # %% [markdown]
 # ## MNIST's preprocessing

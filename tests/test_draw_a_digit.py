@@ -16,6 +16,7 @@ prediction is printed (``pytest -s``).
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -118,6 +119,22 @@ def test_float16_export_round_trips_and_page_forward_is_the_network():
     np.testing.assert_allclose(lesson.page_forward(layers, X.numpy()), expected, atol=1e-6)
     np.testing.assert_allclose(lesson.page_forward(back, X.numpy()), expected, atol=1e-2)
 
+
+
+def test_the_page_script_run_in_v8_computes_what_page_forward_computes():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 8), torch.nn.ReLU(),
+                              torch.nn.Linear(8, 3))
+    layers = lesson.linear_layers(net)
+    weights = lesson.export_float16(layers)
+    shapes = [list(W.shape) for W, _ in layers]
+    engine = lesson.page_script_engine(weights, {"layers": shapes, "mean": 0.5, "std": 2.0,
+                                                 "box": 20, "inkThreshold": 0.1})
+    ink = np.random.default_rng(0).random((30, 12))
+    run = json.loads(engine.call("classifyAll", ink.tolist()))
+    expected = lesson.page_forward(lesson.import_float16(weights, shapes), (ink - 0.5) / 2.0)
+    np.testing.assert_allclose(run["probs"], expected, rtol=0, atol=1e-12)
+    assert run["ms"] >= 0
 
 # ---------------------------------------------------------------- the page in a browser
 

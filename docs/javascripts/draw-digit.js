@@ -16,7 +16,9 @@
  *   forward()     three matrix-vector products, ReLU between them, softmax at the end, with
  *                 the weights in Float32Arrays (widened from float16) and sums in
  *                 JavaScript numbers: the arithmetic the notebook's page_forward() mirrors.
- * window.drawDigit exposes both (and the loaded data) for the browser test.
+ * window.drawDigit exposes both (and the loaded data) for the browser test. Without a
+ * document (a bare JavaScript engine), the file defines drawDigitClassifier() instead: the
+ * build runs the page's own forward() in V8 with it, to check and time it.
  */
 (function () {
   "use strict";
@@ -406,16 +408,9 @@
 
   // ------------------------------------------------------------ loading
 
-  async function load(container) {
-    const href = (id) => {
-      const link = document.getElementById(container.dataset[id]);
-      if (!link) throw new Error(`draw-digit: no link #${container.dataset[id]} on the page`);
-      return link.href;
-    };
-    const [buffer, data] = await Promise.all([
-      fetch(href("weights")).then((r) => { if (!r.ok) throw new Error(`${r.url}: ${r.status}`); return r.arrayBuffer(); }),
-      fetch(href("digits")).then((r) => { if (!r.ok) throw new Error(`${r.url}: ${r.status}`); return r.json(); }),
-    ]);
+  /** The classifier for the weights file's bytes and the digits file's data: what the
+   * page runs, and what the build runs in V8 (lessons/draw_a_digit.py) to time it. */
+  function classifier(buffer, data) {
     BOX = data.box;
     INK_THRESHOLD = data.inkThreshold;
     const layers = readLayers(buffer, data.layers);
@@ -432,6 +427,19 @@
     };
   }
 
+  async function load(container) {
+    const href = (id) => {
+      const link = document.getElementById(container.dataset[id]);
+      if (!link) throw new Error(`draw-digit: no link #${container.dataset[id]} on the page`);
+      return link.href;
+    };
+    const [buffer, data] = await Promise.all([
+      fetch(href("weights")).then((r) => { if (!r.ok) throw new Error(`${r.url}: ${r.status}`); return r.arrayBuffer(); }),
+      fetch(href("digits")).then((r) => { if (!r.ok) throw new Error(`${r.url}: ${r.status}`); return r.json(); }),
+    ]);
+    return classifier(buffer, data);
+  }
+
   function setUpAll() {
     const container = document.querySelector(".draw-digit");
     if (!container) return;
@@ -446,7 +454,9 @@
     window.drawDigit.then((api) => setUp(container, api), () => null);
   }
 
-  if (typeof document$ !== "undefined") {
+  if (typeof document === "undefined") { // a bare JavaScript engine: the build's timing
+    globalThis.drawDigitClassifier = classifier;
+  } else if (typeof document$ !== "undefined") {
     document$.subscribe(setUpAll);
   } else if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", setUpAll);

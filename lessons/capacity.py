@@ -43,9 +43,9 @@ class Config:
 
 
 FULL = Config()
-SMOKE = dataclasses.replace(FULL, num_points=400, num_steps=300, widths=(1, 4, 32),
-                            sweep_seeds=(0,), train_size=1024, test_size=512, mnist_steps=50,
-                            min_accuracy=0.7)
+# Every width in every profile: the page's slider has one figure per width.
+SMOKE = dataclasses.replace(FULL, num_points=400, num_steps=300, sweep_seeds=(0,),
+                            train_size=1024, test_size=512, mnist_steps=50, min_accuracy=0.7)
 CONFIG = FULL if current_profile() == "full" else SMOKE
 
 report = Report("capacity", seeds=sorted({CONFIG.seed, *CONFIG.sweep_seeds}), precision="fp32")
@@ -295,8 +295,9 @@ report.check(r2_quadratic > r2_age + 0.3, "the ageÂ² feature rescues the fit: RÂ
 # --8<-- [start:width_sweep]
 def width_sweep(X_train, y_train, X_test, y_test, widths=(1, 2, 4, 8, 32),
                 seeds=(0, 1, 2), num_steps=500):
-    """Test accuracy of one hidden ReLU layer, per hidden width and seed."""
-    results = {}
+    """Test accuracy of one hidden ReLU layer, per hidden width and seed, and the
+    network of each width's first seed."""
+    results, first_nets = {}, {}
     for width in widths:
         results[width] = []
         for seed in seeds:
@@ -305,13 +306,14 @@ def width_sweep(X_train, y_train, X_test, y_test, widths=(1, 2, 4, 8, 32),
                                 nn.Linear(width, 2))
             fit_classifier(net, X_train, y_train, num_steps)
             results[width].append(accuracy(net, X_test, y_test))
-    return results
+            first_nets.setdefault(width, net)
+    return results, first_nets
 # --8<-- [end:width_sweep]
 
 
 with single_thread():
-    sweep = width_sweep(X, y, X_test, y_test, CONFIG.widths, CONFIG.sweep_seeds,
-                        CONFIG.num_steps)
+    sweep, sweep_nets = width_sweep(X, y, X_test, y_test, CONFIG.widths, CONFIG.sweep_seeds,
+                                    CONFIG.num_steps)
 sweep_mean = {width: statistics.fmean(a) for width, a in sweep.items()}
 rows = [[width, 5 * width + 2,  # (2 w + w) for layer 1, (2 w + 2) for layer 2
          format_value(sweep_mean[width], "percent", 1,
@@ -324,3 +326,24 @@ report.history("width_sweep", {str(width): a for width, a in sweep.items()})
 widest, narrowest = max(CONFIG.widths), min(CONFIG.widths)
 report.check(sweep_mean[widest] > sweep_mean[narrowest] + CONFIG.min_margin,
              f"width {widest} beats width {narrowest} by more than {CONFIG.min_margin:.0%}")
+
+# %% [markdown]
+# The boundary of each width's first seed, one figure per width (`boundary_1`,
+# `boundary_2`, ...): the page shows them under a slider. A quarter of the test points
+# (both moons: the classes alternate) is drawn on top: the moons show, and the file is small.
+
+# %%
+drawn = CONFIG.num_points // 4
+for width, net in sweep_nets.items():
+    units = f"{width} hidden unit{'s' if width > 1 else ''}"
+    accuracy_text = f"{sweep[width][0]:.1%}"
+    report.figure(
+        f"boundary_{width}",
+        regions_figure([net], [f"{units}: {accuracy_text} test accuracy"],
+                       X_test[:drawn], y_test[:drawn]),
+        alt=(f"Two-moons test points on the plane coloured by the class that a network "
+             f"with one hidden layer of {units} predicts (seed {CONFIG.sweep_seeds[0]}); "
+             f"it gets {accuracy_text} of the {CONFIG.num_points} test points right."),
+        caption=(f"Decision regions of one hidden ReLU layer of {units} (seed "
+                 f"{CONFIG.sweep_seeds[0]}), with {drawn} of the {CONFIG.num_points} test "
+                 f"points; the accuracy counts them all."))

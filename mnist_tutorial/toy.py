@@ -81,7 +81,9 @@ def regions_figure(nets, titles, X, y):
 
     from . import plots
 
-    with plots.figure(1, len(nets), figsize=(4 * len(nets), 3.6), sharey=True) as (fig, axes):
+    with plots.figure(1, len(nets), figsize=(4 * len(nets), 3.6), sharey=True,
+                      squeeze=False) as (fig, panels):
+        axes = panels[0]  # one row, even of one panel
         for ax, net, title in zip(axes, nets, titles):
             grid_x, grid_y, classes = decision_grid(net, X)
             ax.contourf(grid_x.numpy(), grid_y.numpy(), classes.numpy(), levels=[-0.5, 0.5, 1.5],

@@ -136,6 +136,46 @@ def test_palette_toggle_and_figures_in_both_schemes(site_dir, site_url, browser)
     assert not watch.offsite and not watch.console_errors and not watch.page_errors, watch
 
 
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_width_sliders_show_one_figure_at_a_time_from_the_keyboard(site_dir, site_url, browser,
+                                                                   scheme):
+    pages = pages_with(site_dir, 'class="fit-slider"')
+    assert {"lessons/capacity/", "lessons/universal-approximation/"} <= set(pages), pages
+    context = new_context(browser, scheme=scheme)
+    page = context.new_page()
+    checked = 0
+    for path in pages:
+        open_page(page, site_url + path)
+        for container in page.locator(".fit-slider").all():
+            # A slider in a collapsed solution: open it, as a reader would.
+            container.evaluate("c => { const d = c.closest('details'); if (d) d.open = true; }")
+            figures = container.locator("figure")
+            count = figures.count()
+            assert count >= 2, path
+
+            def shown():
+                return [i for i in range(count) if figures.nth(i).is_visible()]
+
+            assert shown() == [0], path
+            slider = container.locator("input[type=range]")
+            slider.focus()
+            page.keyboard.press("End")
+            assert shown() == [count - 1], path
+            value = container.locator("output").inner_text()
+            assert slider.get_attribute("aria-valuetext").startswith(f"{value} "), path
+            image = figures.nth(count - 1).locator("img")
+            image.scroll_into_view_if_needed()
+            page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                                   arg=image.element_handle())
+            page.keyboard.press("ArrowLeft")
+            assert shown() == [count - 2], path
+            checked += 1
+    watch = context.watch
+    context.close()
+    assert checked >= 2
+    assert not watch.offsite and not watch.console_errors and not watch.page_errors, watch
+
 # ---------------------------------------------------------------- the gates bite
 
 

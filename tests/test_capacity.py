@@ -75,9 +75,18 @@ def test_mlp_fits_two_moons_better_than_a_line():
 def test_width_sweep_gives_one_accuracy_per_width_and_seed():
     X, y = make_moons(100, seed=0)
     with single_thread():
-        results = lesson.width_sweep(X, y, X, y, widths=(1, 3), seeds=(0, 1), num_steps=5)
+        results, first_nets = lesson.width_sweep(X, y, X, y, widths=(1, 3), seeds=(0, 1),
+                                                 num_steps=5)
     assert list(results) == [1, 3]
     assert all(len(a) == 2 and all(0 <= v <= 1 for v in a) for a in results.values())
+    # each width's first-seed network, the one its figure draws, scores its first accuracy
+    assert [net[0].out_features for net in first_nets.values()] == [1, 3]
+    assert [accuracy(net, X, y) for net in first_nets.values()] == [a[0] for a in results.values()]
+
+
+def test_every_profile_draws_the_same_slider_frames():
+    # the page's slider places one figure boundary_<width> per width, in every profile
+    assert lesson.SMOKE.widths == lesson.FULL.widths
 
 
 def test_one_step_from_zero_adds_weighted_sums_of_images():

@@ -137,6 +137,11 @@ def test_palette_toggle_and_figures_in_both_schemes(site_dir, site_url, browser)
 
 
 
+def shown(figures) -> list[int]:
+    """Which of a slider's figures are visible."""
+    return [i for i in range(figures.count()) if figures.nth(i).is_visible()]
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_width_sliders_show_one_figure_at_a_time_from_the_keyboard(site_dir, site_url, browser,
                                                                    scheme):
@@ -153,15 +158,11 @@ def test_width_sliders_show_one_figure_at_a_time_from_the_keyboard(site_dir, sit
             figures = container.locator("figure")
             count = figures.count()
             assert count >= 2, path
-
-            def shown():
-                return [i for i in range(count) if figures.nth(i).is_visible()]
-
-            assert shown() == [0], path
+            assert shown(figures) == [0], path
             slider = container.locator("input[type=range]")
             slider.focus()
             page.keyboard.press("End")
-            assert shown() == [count - 1], path
+            assert shown(figures) == [count - 1], path
             value = container.locator("output").inner_text()
             assert slider.get_attribute("aria-valuetext").startswith(f"{value} "), path
             image = figures.nth(count - 1).locator("img")
@@ -169,7 +170,7 @@ def test_width_sliders_show_one_figure_at_a_time_from_the_keyboard(site_dir, sit
             page.wait_for_function("img => img.complete && img.naturalWidth > 0",
                                    arg=image.element_handle())
             page.keyboard.press("ArrowLeft")
-            assert shown() == [count - 2], path
+            assert shown(figures) == [count - 2], path
             checked += 1
     watch = context.watch
     context.close()

@@ -2,6 +2,7 @@
 # jupyter:
 #   mnist_tutorial:
 #     uses: [training]
+#     reads: [docs/javascripts/draw-digit.js]
 # ---
 
 # %% [markdown]

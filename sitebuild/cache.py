@@ -123,6 +123,7 @@ def key(home: Home, profile: str, used: dict[str, str], device: str) -> str:
         "library": {path.name: sha256(path.read_bytes())
                     for path in library_modules(home.source())},
         "uses": used,
+        "reads": {read: sha256((home.path.parent.parent / read).read_bytes()) for read in home.reads},
         "profile": profile,
         "device": device,
         "torch": importlib.metadata.version("torch"),

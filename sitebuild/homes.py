@@ -17,6 +17,13 @@ training lesson trained) declares it in its jupytext header::
 The build runs ``training`` first and hands its saved files to ``evaluation``; the
 cache key of ``evaluation`` covers the key of ``training``.
 
+A home whose run reads a file of the course that is not a Python module of the package
+(draw_a_digit runs the page's script in V8) names it, from the repository root::
+
+    #     reads: [docs/javascripts/draw-digit.js]
+
+and the file's content joins the home's cache key: an edit to it reruns the home.
+
 Every notebook gets the same setup cell (install the course on Colab) after its title,
 and the same last cells (compare your numbers with the site's): both are written once,
 here.
@@ -54,6 +61,7 @@ class Home:
     path: Path  # lessons/linear_collapse.py
     page: str | None  # lessons/linear-collapse.md, relative to docs/
     uses: tuple[str, ...]  # homes whose saved files this one needs
+    reads: tuple[str, ...] = ()  # other files its run reads, from the repository root
 
     @property
     def slug(self) -> str:
@@ -102,7 +110,15 @@ def discover(docs: Path = DOCS, homes: Path = HOMES, complete: bool = True) -> d
             if used not in files:
                 raise HomeError(f"{homes.name}/{path.name} uses {used!r}, which is no home "
                                 f"(known: {', '.join(files)})")
-        found[name] = Home(name, path, pages.get(name), tuple(uses))
+        reads = meta.get("reads", [])
+        if not isinstance(reads, list) or not all(isinstance(r, str) for r in reads):
+            raise HomeError(f"{homes.name}/{path.name}: '{METADATA}: reads' must be a list of "
+                            f"paths from the repository root, not {reads!r}")
+        for read in reads:
+            if not (homes.parent / read).is_file():
+                raise HomeError(f"{homes.name}/{path.name} reads {read!r}, which is not a file "
+                                f"of {homes.parent}: fix the path in its header")
+        found[name] = Home(name, path, pages.get(name), tuple(uses), tuple(reads))
     in_order(found, list(found))  # fails on a cycle
     return found
 

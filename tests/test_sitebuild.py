@@ -240,6 +240,19 @@ def test_keys_change_with_the_home_what_it_uses_and_the_profile(course):
     assert cache.key(found["second_page"], "smoke", {"first_page": first}, "cpu") == second
 
 
+
+def test_a_file_a_home_reads_joins_its_key_and_must_exist(tmp_path):
+    script = tmp_path / "docs" / "page.js"
+    header = "# ---\n# jupyter:\n#   mnist_tutorial:\n#     reads: [docs/page.js]\n# ---\n\n"
+    docs, lessons = write_course(tmp_path, {"page": header + HOME.format(title="P", name="page", value=1)})
+    with pytest.raises(homes.HomeError, match="reads 'docs/page.js', which is not a file"):
+        homes.discover(docs, lessons)
+    script.write_text("var x = 1;")
+    home = homes.discover(docs, lessons)["page"]
+    first = cache.key(home, "smoke", {}, "cpu")
+    script.write_text("var x = 2;")
+    assert cache.key(home, "smoke", {}, "cpu") != first
+
 # ---------------------------------------------------------------- running homes
 
 

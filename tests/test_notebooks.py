@@ -53,6 +53,7 @@ def test_every_page_has_a_notebook_with_outputs(site_dir):
 
 
 def test_lesson_pages_link_their_notebook(site_dir):
+    prompts = {}  # notebook page -> its cell prompts by anchor: each page is parsed once
     for slug, home in PAGES.items():
         page = site_dir / Path(home.page).with_suffix("") / "index.html"
         soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
@@ -64,8 +65,12 @@ def test_lesson_pages_link_their_notebook(site_dir):
             target, _, anchor = value["href"].partition("#")
             assert re.fullmatch(r"in-\d+", anchor), value
             notebook_page = (page.parent / target / "index.html").resolve()
-            prompt = BeautifulSoup(notebook_page.read_text(encoding="utf-8"),
-                                   "html.parser").find(id=anchor)
+            if notebook_page not in prompts:
+                soup_of_notebook = BeautifulSoup(notebook_page.read_text(encoding="utf-8"),
+                                                 "html.parser")
+                prompts[notebook_page] = {tag["id"]: tag for tag in
+                                          soup_of_notebook.find_all(id=re.compile(r"^in-\d+$"))}
+            prompt = prompts[notebook_page].get(anchor)
             assert prompt is not None, f"{home.page}: {value['href']} names no cell"
             # the anchor is the prompt of the cell that ran with that number
             assert prompt.get_text() == f"In\xa0[{anchor[3:]}]:", prompt

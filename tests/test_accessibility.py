@@ -71,10 +71,13 @@ def axe_script() -> Path:
 # same colours: a code token of one kind looks the same throughout a page (same class,
 # colour and box), and every glyph of a formula has the formula's colour. So only the
 # first token of each kind and the first glyph of each formula are checked; the others
-# are marked and left out (about 60% fewer elements on a lesson, same verdicts).
+# are marked and left out (about 60% fewer elements on a lesson, same verdicts). The
+# notebook pages' code cells (mkdocs-jupyter's .highlight-ipynb) are the same case, and
+# their tokens were most of the sweep's time.
 MARK_REPEATS = """() => {
   const seen = new Set();
-  for (const span of document.querySelectorAll(".highlight code span[class]")) {
+  const tokens = ".highlight code span[class], .highlight-ipynb pre span[class]";
+  for (const span of document.querySelectorAll(tokens)) {
     if (span.children.length) continue;  // a line or highlight wrapper: keep it and its tokens
     const box = span.closest(".hll, .admonition, details, .tabbed-block");
     const key = [span.className, getComputedStyle(span).color, box ? box.className : ""].join("|");

@@ -216,9 +216,11 @@ def page_script_engine(weights: bytes, data: dict):
     return engine
 
 
+# What the page's script needs besides the weights; the page reads it from digits.json.
+settings = {"layers": [list(shape) for shape in shapes],  # (out, in) of each layer, in file order
+            "mean": MEAN, "std": STD, "box": BOX, "inkThreshold": INK_THRESHOLD}
 if PAGE_SCRIPT.is_file():
-    engine = page_script_engine(weights, {"layers": [list(shape) for shape in shapes], "mean": MEAN,
-                                          "std": STD, "box": BOX, "inkThreshold": INK_THRESHOLD})
+    engine = page_script_engine(weights, settings)
     js_images = images[:CONFIG.num_js_images].reshape(-1, SIZE * SIZE).tolist()
     js_run = json.loads(engine.call("classifyAll", js_images))
     p_js, ms_per_prediction = np.array(js_run["probs"]), js_run["ms"]  # (n, 10), ms
@@ -393,8 +395,7 @@ wrong = np.flatnonzero(y_torch != labels)[:CONFIG.num_mistakes]
 # Drawings for the preprocessing check: stored as bytes, so both sides start from the same ink.
 drawings = [np.round(conditions["half size, anywhere"][i] * 255) / 255 for i in range(4)]
 document = {
-    "layers": [list(shape) for shape in shapes],  # (out, in) of each layer, in file order
-    "mean": MEAN, "std": STD, "size": SIZE, "box": BOX, "inkThreshold": INK_THRESHOLD,
+    **settings, "size": SIZE,
     "samples": [sample(i) for i in sorted(first)],
     "mistakes": [sample(i) for i in wrong],
     "drawings": [{"pixels": pixels_text(x), "preprocessed": [round(float(v), 9) for v in

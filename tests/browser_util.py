@@ -196,11 +196,20 @@ def new_context(browser, scheme: str = "light"):
     return context
 
 
-def open_page(page, url: str) -> None:
-    """Open ``url`` and wait until it is complete: lazy images loaded, fonts, network idle."""
-    page.goto(url, wait_until="load")
-    page.evaluate(LOAD_ALL_IMAGES)
-    page.wait_for_load_state("networkidle")
+def open_page(page, url: str, *others) -> None:
+    """Open ``url`` and wait until it is complete: lazy images loaded, fonts, network idle.
+
+    With ``others`` (more pages, in other contexts: the other colour scheme) it opens
+    ``url`` in all of them at once, so that their loads and network-idle waits overlap.
+    """
+    pages = (page, *others)
+    for each in pages:
+        each.goto(url, wait_until="commit")  # the response has started: navigation runs on
+    for each in pages:
+        each.wait_for_load_state("load")
+        each.evaluate(LOAD_ALL_IMAGES)
+    for each in pages:
+        each.wait_for_load_state("networkidle")
 
 
 # Figures are loading="lazy": make every image load now, so that a broken one is seen.

@@ -158,9 +158,9 @@ def sweep(site_dir, site_url, browser) -> dict:
     light = new_context(browser, scheme="light").new_page()
     dark = new_context(browser, scheme="dark").new_page()
     for path in site_pages(site_dir):
-        # The page in both schemes, axe running in both at once (two cores, two renderers).
-        open_page(light, site_url + path)
-        open_page(dark, site_url + path)
+        # The page in both schemes, opened and checked by axe in both at once (two cores,
+        # two renderers).
+        open_page(light, site_url + path, dark)
         assert color_scheme(light) == "default", f"/{path}: not in the light scheme"
         assert color_scheme(dark) == "slate", f"/{path}: not in the dark scheme"
         results["alt"] += [f"/{path}: {problem}" for problem in alt_text_problems(light)]

@@ -5,14 +5,16 @@ Every notebook of the course makes one ``Report`` and ends with ``report.finish(
     report = Report("training", seeds=[0, 1, 2], device=device)
     report.metric("test_accuracy", accuracies, unit="percent", digits=1)   # mean ± std
     report.figure("loss_curve", fig, alt="Line chart: ...", caption="...")
-    report.check(accuracy > 0.98, "the MLP reaches 98 % on the test set")
+    report.check(accuracy > 0.98, "the MLP reaches 98 % on the test set", accuracy=accuracy)
+    report.check_gain(dropout_accuracies, baseline_accuracies, "dropout helps")  # > 2 s.e.
     report.finish()
 
-Run by hand, a report shows each entry as it is recorded, fails loudly when a claim
-stops holding, and ``finish`` compares your numbers with the ones the course website
-shows (given as ``site``). When the site is built, ``$MNIST_TUTORIAL_REPORT`` names a
-folder and ``finish`` also writes everything there as ``report.json``, which the
-pages' shortcodes read (``<!-- metric training.test_accuracy -->``): the numbers on a
+Run by hand, a report shows each entry as it is recorded, prints a claim that stops
+holding with the numbers it compared, and ``finish`` compares your numbers with the ones
+the course website shows (given as ``site``), then fails if any claim did not hold.
+When the site is built, ``$MNIST_TUTORIAL_REPORT`` names a folder and ``finish`` also
+writes everything there as ``report.json`` (false claims too), which the pages' shortcodes
+read (``<!-- metric training.test_accuracy -->``): the numbers on a
 page are the numbers its notebook printed. ``report.asset`` records a file a page's
 script loads (an interactive page's network weights), published beside the figures.
 """
@@ -26,6 +28,7 @@ import os
 import platform
 import re
 import statistics
+import sys
 from pathlib import Path
 
 from .config import current_profile
@@ -64,6 +67,42 @@ def format_value(value: float, unit: str = "number", digits: int = 2,
     if std is not None:
         text += f"{NBSP}±{NBSP}{std * scale:.{digits}f}"
     return text + suffix
+
+
+def seed_difference(a, b) -> tuple[float, float]:
+    """mean(a) - mean(b) and its standard error, from the sample variance of each set of
+    per-seed values (Welch's: the two sets may spread differently)."""
+    a, b = [float(v) for v in a], [float(v) for v in b]
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("a difference between runs needs at least 2 seeds a side")
+    error = math.sqrt(statistics.variance(a) / len(a) + statistics.variance(b) / len(b))
+    return statistics.fmean(a) - statistics.fmean(b), error
+
+
+def _plain(value):
+    """A number (or a list of numbers) as JSON can hold it: tensors and numpy scalars too."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):  # a tensor or numpy value
+        return _plain(value.tolist())
+    if isinstance(value, (bool, int, str)) or value is None:
+        return value
+    return float(value)
+
+
+def _number_text(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_number_text(v) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def claim_text(claim: dict) -> str:
+    """'the claim (name = value, ...)': a claim with the numbers it compared."""
+    numbers = ", ".join(f"{name} = {_number_text(value)}"
+                        for name, value in claim.get("numbers", {}).items())
+    return claim["claim"] + (f" ({numbers})" if numbers else "")
 
 
 def _cell() -> int | None:
@@ -190,11 +229,36 @@ class Report:
         print(f"asset {name}: {len(data):,} bytes")
         return name
 
-    def check(self, holds, claim: str) -> None:
-        """Assert a claim the page makes: the run fails the day it stops holding."""
+    def check(self, holds, claim: str, **numbers) -> bool:
+        """Record a claim the page makes and whether it holds, with the numbers it compared
+        (``report.check(a > b, "a beats b", a=a, b=b)``).
+
+        A claim that does not hold is printed at once, with its numbers; the run goes on, so
+        that every claim is checked, and ``finish`` then fails naming each one."""
+        numbers = {name: _plain(value) for name, value in numbers.items()}
+        holds = bool(holds)
+        self.claims.append({"claim": claim, "holds": holds, "numbers": numbers,
+                            "cell": _cell()})
         if not holds:
-            raise ClaimFailed(f"{self.page}: claim does not hold: {claim}")
-        self.claims.append({"claim": claim, "cell": _cell()})
+            print(f"CLAIM DOES NOT HOLD: {claim_text(self.claims[-1])}", file=sys.stderr)
+        return holds
+
+    def check_gain(self, better, worse, claim: str, k: float = 2.0,
+                   expect: bool = True) -> bool:
+        """Claim that the per-seed values ``better`` exceed ``worse`` on average by more
+        than ``k`` standard errors of the difference (``expect=False``: that they do not).
+
+        The standard error is Welch's, from the sample variances of both sets of seeds:
+        with 3 seeds a side, a gain of 2 standard errors is what a t-test would call
+        significant at about the 6 % level, one-sided. Returns whether the gain is there."""
+        difference, error = seed_difference(better, worse)
+        gain = difference > k * error
+        self.check(gain == expect, claim, difference=difference, standard_error=error, k=k,
+                   better=list(better), worse=list(worse))
+        return gain
+
+    def failed_claims(self) -> list[dict]:
+        return [claim for claim in self.claims if not claim["holds"]]
 
     def _precision(self) -> str:
         from .training import pick_precision
@@ -220,20 +284,28 @@ class Report:
         }
 
     def finish(self, site: dict | None = None) -> None:
-        """Save the report for the site's build, and compare this run with the site's."""
+        """Save the report for the site's build, compare this run with the site's, and
+        fail (``ClaimFailed``, every false claim with its numbers) if a claim did not hold.
+        The report is saved either way: the build shows a false claim on its page."""
         target = os.environ.get(REPORT_ENV)
         if target:
             path = Path(target) / "report.json"
             tmp = path.with_name(".report.json.tmp")
             tmp.write_text(json.dumps(self.as_dict()), encoding="utf-8")
             os.replace(tmp, path)
+        failed = self.failed_claims()
         print(f"{len(self.metrics)} numbers, {len(self.tables)} tables, {len(self.figures)} "
-              f"figures; {len(self.claims)} claims checked, all hold ({self.profile} profile).")
+              f"figures; {len(self.claims)} claims checked, "
+              + (f"{len(failed)} do not hold" if failed else "all hold")
+              + f" ({self.profile} profile).")
         if site is None:
             print("These are the numbers the course website shows for this page.")
-            return
-        for line in compare(self.metrics, self.profile, site, self._precision()):
-            print(line)
+        else:
+            for line in compare(self.metrics, self.profile, site, self._precision()):
+                print(line)
+        if failed:
+            raise ClaimFailed(f"{self.page}: {len(failed)} claim(s) do not hold:\n"
+                              + "\n".join(f"  - {claim_text(claim)}" for claim in failed))
 
 
 def compare(metrics: dict, profile: str, site: dict, precision: str | None = None) -> list[str]:

@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from mnist_tutorial.report import ClaimFailed, Report, compare, format_value, scientific_text
+from mnist_tutorial.report import (
+    ClaimFailed,
+    Report,
+    compare,
+    format_value,
+    scientific_text,
+    seed_difference,
+)
 
 
 def test_text_of_numbers():
@@ -39,12 +46,37 @@ def test_keys_are_checked_and_unique():
         report.metric("nan", float("nan"))
 
 
-def test_a_claim_that_does_not_hold_fails_naming_it():
+def test_a_false_claim_is_printed_with_its_numbers_and_fails_finish(tmp_path, monkeypatch,
+                                                                     capsys):
+    monkeypatch.setenv("MNIST_TUTORIAL_REPORT", str(tmp_path))
     report = Report("page")
-    report.check(True, "one is one")
-    with pytest.raises(ClaimFailed, match="page: claim does not hold: two is three"):
-        report.check(False, "two is three")
-    assert [c["claim"] for c in report.claims] == ["one is one"]
+    assert report.check(True, "one is one")
+    assert not report.check(2 == 3, "two is three", two=2, three=3.0)
+    assert report.check(True, "checked after a false one")  # every claim is checked
+    assert "CLAIM DOES NOT HOLD: two is three (two = 2, three = 3)" in capsys.readouterr().err
+    with pytest.raises(ClaimFailed, match=r"page: 1 claim\(s\) do not hold:\n  - two is three "
+                                          r"\(two = 2, three = 3\)"):
+        report.finish()
+    saved = json.loads((tmp_path / "report.json").read_text())  # saved for the page's box
+    assert [(c["claim"], c["holds"]) for c in saved["claims"]] == [
+        ("one is one", True), ("two is three", False), ("checked after a false one", True)]
+    assert saved["claims"][1]["numbers"] == {"two": 2, "three": 3.0}
+
+
+def test_a_gain_must_exceed_k_standard_errors_of_the_difference():
+    report = Report("page")
+    # Means 0.92 and 0.90, sample std 0.01 each: the standard error is 0.01 * sqrt(2/3).
+    better, worse = [0.91, 0.92, 0.93], [0.89, 0.90, 0.91]
+    assert report.check_gain(better, worse, "a clear gain")  # 0.02 > 2 * 0.0082
+    numbers = report.claims[-1]["numbers"]
+    assert numbers["difference"] == pytest.approx(0.02)
+    assert numbers["standard_error"] == pytest.approx(0.01 * (2 / 3) ** 0.5)
+    assert not report.check_gain(better, worse, "not 3 s.e.", k=3)  # 0.02 < 3 * 0.0082
+    assert [c["holds"] for c in report.claims] == [True, False]
+    report.check_gain(worse, better, "no gain the other way", expect=False)
+    assert report.claims[-1]["holds"]
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        seed_difference([0.9], [0.8, 0.7])
 
 
 def test_finish_writes_the_report_for_the_build(tmp_path, monkeypatch, capsys):

@@ -4,6 +4,7 @@
     python -m sitebuild run training              run one home (or load it from the cache)
     python -m sitebuild run --refresh training    run it again even if cached
     python -m sitebuild verify model data         rerun from scratch, compare every number
+    python -m sitebuild verify --other-seeds      rerun with seeds shifted by 1000: which claims flip?
     MNIST_TUTORIAL_PROFILE=smoke python -m sitebuild run     all homes, smoke profile
 """
 
@@ -13,11 +14,12 @@ import argparse
 import sys
 
 from mnist_tutorial.config import current_profile
+from mnist_tutorial.report import claim_text
 
-from . import cache
+from . import cache, reseed
 from .homes import HomeError, discover, in_order
 from .run import PROFILES, BuildError, build
-from .verify import verify
+from .verify import other_seeds, verify
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("verify", help="rerun homes (default: all) in a scratch cache and "
                                                "compare every number with the cached run")
     check.add_argument("homes", nargs="*")
+    check.add_argument("--other-seeds", action="store_true",
+                       help="instead, rerun with every seed shifted (by --offset) and list "
+                            "each claim that no longer holds, with its numbers")
+    check.add_argument("--offset", type=int, default=reseed.OFFSET,
+                       help=f"how far --other-seeds shifts the seeds (default {reseed.OFFSET})")
     args = parser.parse_args(argv)
     try:
         if args.command == "list":
@@ -50,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                 uses = f"  uses {', '.join(home.uses)}" if home.uses else ""
                 print(f"{home.name:24} docs/{home.page:36} {'cached' if cached else 'to run':7}{uses}")
             return 0
+        if args.command == "verify" and args.other_seeds:
+            return _other_seeds(args)
         if args.command == "verify":
             rows = verify(args.profile, args.homes or None, discover(complete=False),
                           log=lambda line: print(line, file=sys.stderr))
@@ -77,6 +86,19 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: the homes that finished are cached; the one that was running "
               "left nothing behind", file=sys.stderr)
         return 130
+
+
+def _other_seeds(args) -> int:
+    claims, errors = other_seeds(args.profile, args.homes or None, discover(complete=False),
+                                 args.offset, log=lambda line: print(line, file=sys.stderr))
+    for home, claim in claims:
+        print(f"{home:24} {'holds' if claim['holds'] else 'FLIPS'}  {claim_text(claim)}")
+    for home, error in errors.items():
+        print(f"{home:24} FAILED {error}")
+    flipped = sum(not claim["holds"] for _, claim in claims)
+    print(f"{len(claims) - flipped} claims hold, {flipped} flip, {len(errors)} homes failed "
+          f"(seeds shifted by {args.offset}, {args.profile} profile)")
+    return 1 if flipped or errors else 0
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ downloads, executed top to bottom in a new kernel, in an empty working folder, w
   the run saves there becomes this entry's files;
 * ``TQDM_DISABLE=1``              no progress bars in the published outputs.
 
-A cell that raises (a failed claim among them) stops the build with the home, the cell
-and the error named.
+A cell that raises stops the home's run; a claim that does not hold lets the run go on
+and fails it at ``report.finish()``, with every false claim and its numbers. The build
+then names the home, the cell and the error, or the claims; ``build_all(keep_going=True)``
+(``mkdocs serve``) goes on with the other homes and hands the failures back.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import atexit
 import datetime
 import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -36,7 +39,9 @@ from jupyter_client import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 
-from . import cache
+from mnist_tutorial.report import claim_text
+
+from . import cache, reseed
 from .homes import ROOT, Home, discover, in_order, to_notebook
 
 PROFILES = ("full", "smoke")
@@ -46,7 +51,21 @@ DATA_ENV = "MNIST_TUTORIAL_DATA"
 
 
 class BuildError(RuntimeError):
-    """A home could not run; the message names the home, the cell and the error."""
+    """A home could not run; the message names the home, the cell and the error.
+
+    ``home``: its name; ``report``: what its report recorded (a run whose claims did not
+    all hold still saves one); ``notebook``: the notebook as far as it ran, with the
+    error's traceback; ``cell``: the execution count of the cell that raised."""
+
+    def __init__(self, message: str, home: str | None = None, report: dict | None = None,
+                 notebook: nbformat.NotebookNode | None = None, cell: int | None = None):
+        super().__init__(message)
+        self.home, self.report, self.notebook, self.cell = home, report, notebook, cell
+
+
+# Runs that failed in this process, by (home, key): a rebuild under `mkdocs serve` shows
+# the failure again instead of rerunning a home whose code has not changed.
+FAILED: dict[tuple[str, str], BuildError] = {}
 
 
 def git_commit() -> str | None:
@@ -65,22 +84,59 @@ def git_commit() -> str | None:
 def build(profile: str, names: list[str] | None = None, refresh: tuple[str, ...] = (),
           log: Callable[[str], None] = print,
           homes: dict[str, Home] | None = None) -> dict[str, cache.Entry]:
-    """An entry for each home in ``names`` (default: all) and the homes they use."""
+    """An entry for each home in ``names`` (default: all) and the homes they use; the
+    first home that fails raises its ``BuildError``."""
+    entries, failures = build_all(profile, names, refresh, log, homes)
+    if failures:
+        raise next(iter(failures.values()))
+    return entries
+
+
+def build_all(profile: str, names: list[str] | None = None, refresh: tuple[str, ...] = (),
+              log: Callable[[str], None] = print, homes: dict[str, Home] | None = None,
+              keep_going: bool = False, seed_offset: int = 0,
+              ) -> tuple[dict[str, cache.Entry], dict[str, BuildError]]:
+    """Entries of the homes that ran (or were cached), and the failure of each that did not.
+
+    ``keep_going``: a failed home does not stop the others (those that use it are not run;
+    their failure says why); a failure is remembered for this process, so the same code
+    is not run again. ``seed_offset``: run with every seed shifted (``sitebuild.reseed``);
+    such runs are not kept in the cache."""
     if profile not in PROFILES:
         raise BuildError(f"unknown profile {profile!r}; use one of {PROFILES}")
     homes = homes if homes is not None else discover(complete=False)
     device = cache.device_kind()
     keys: dict[str, str] = {}
     entries: dict[str, cache.Entry] = {}
+    failures: dict[str, BuildError] = {}
     for home in in_order(homes, names or list(homes)):
         key = cache.key(home, profile, {u: keys[u] for u in home.uses}, device)
         keys[home.name] = key
-        entry = None if home.name in refresh else cache.load(home.name, key, log)
+        broken = [u for u in home.uses if u in failures]
+        if broken:
+            failures[home.name] = BuildError(
+                f"{home.where} was not run: it uses {', '.join(broken)}, whose run failed",
+                home=home.name)
+            continue
+        if seed_offset:
+            key = f"{key}-seeds+{seed_offset}"
+        if keep_going and (home.name, key) in FAILED and home.name not in refresh:
+            failures[home.name] = FAILED[(home.name, key)]
+            log(f"{home.name}: its run failed before and its code has not changed:\n"
+                f"{failures[home.name]}")
+            continue
+        entry = None if home.name in refresh or seed_offset else cache.load(home.name, key, log)
         if entry is None:
-            entry = execute(home, profile, key, [entries[u] for u in home.uses], log,
-                            precision=device.split()[-1])
+            try:
+                entry = execute(home, profile, key, [entries[u] for u in home.uses], log,
+                                precision=device.split()[-1], seed_offset=seed_offset)
+            except BuildError as error:
+                if not keep_going:
+                    raise
+                FAILED[(home.name, key)] = failures[home.name] = error
+                continue
         entries[home.name] = entry
-    return entries
+    return entries, failures
 
 
 _SCRATCH: list[Path] = []
@@ -111,12 +167,22 @@ def _environment(work: Path, profile: str, precision: str | None) -> dict[str, s
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the colours of IPython's tracebacks
 
 
-def _failure(home: Home, error: Exception) -> str:
+def _failure(home: Home, error: Exception, nb: nbformat.NotebookNode,
+             report: dict | None) -> BuildError:
+    cell = next((c.get("execution_count") for c in nb.cells if c.cell_type == "code"
+                 and any(o.get("output_type") == "error" for o in c.get("outputs", []))), None)
+    where = f"cell [{cell}] of its notebook" if cell else "its notebook"
     if isinstance(error, CellExecutionError):
         lines = [line for line in ANSI.sub("", str(error)).splitlines() if line.strip()]
-        return (f"{home.where} failed in its notebook:\n  "
-                + "\n  ".join(lines[-12:]))
-    return f"{home.where}: the kernel died ({error})"
+        if error.ename == "ClaimFailed" and report is not None:
+            false = [c for c in report["claims"] if not c.get("holds", True)]
+            message = (f"{home.where}: {len(false)} claim(s) do not hold:\n"
+                       + "\n".join(f"  - {claim_text(c)} [cell {c.get('cell')}]" for c in false))
+        else:
+            message = f"{home.where} failed in {where}:\n  " + "\n  ".join(lines[-12:])
+    else:
+        message = f"{home.where}: the kernel died ({error})"
+    return BuildError(message, home=home.name, report=report, notebook=nb, cell=cell)
 
 
 def _run_interruptibly(client: NotebookClient, kernel: KernelManager, env: dict) -> None:
@@ -182,11 +248,17 @@ def _run_interruptibly(client: NotebookClient, kernel: KernelManager, env: dict)
 
 
 def execute(home: Home, profile: str, key: str, used: list[cache.Entry],
-            log: Callable[[str], None] = print, precision: str | None = None) -> cache.Entry:
+            log: Callable[[str], None] = print, precision: str | None = None,
+            seed_offset: int = 0) -> cache.Entry:
     """Run ``home``'s notebook in a new kernel and store the entry under ``key``; its
-    training runs in ``precision`` (default: what the kernel picks)."""
-    log(f"running {home.where} ({profile} profile)...")
+    training runs in ``precision`` (default: what the kernel picks). ``seed_offset``: run
+    it with every seed shifted, in a cache of this process only (never published)."""
+    log(f"running {home.where} ({profile} profile"
+        + (f", seeds shifted by {seed_offset}" if seed_offset else "") + ")...")
     nb = to_notebook(home)
+    if seed_offset:
+        nb.cells.insert(2, nbformat.v4.new_code_cell(reseed.cell(seed_offset),
+                                                     id=f"{home.slug}-reseed"))
     with tempfile.TemporaryDirectory(prefix=f"mnist-{home.name}-") as tmp:
         work = Path(tmp)
         (work / "report").mkdir()
@@ -206,7 +278,9 @@ def execute(home: Home, profile: str, key: str, used: list[cache.Entry],
         try:
             _run_interruptibly(client, kernel, _environment(work, profile, precision))
         except (CellExecutionError, DeadKernelError) as error:
-            raise BuildError(_failure(home, error)) from None
+            saved = work / "report" / "report.json"
+            report = json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else None
+            raise _failure(home, error, nb, report) from None
         wall = time.perf_counter() - start
         report = work / "report" / "report.json"
         if not report.is_file():
@@ -226,7 +300,7 @@ def execute(home: Home, profile: str, key: str, used: list[cache.Entry],
         stored = (home.name, key, report.read_bytes(), nbformat.writes(nb).encode(), files,
                   provenance)
         try:
-            entry = cache.store(*stored, assets=assets)
+            entry = cache.store(*stored, root=_scratch() if seed_offset else None, assets=assets)
         except OSError as error:
             log(f"warning: {home.name}: the cache {cache.cache_dir()} cannot be written "
                 f"({error.strerror or error}); this build uses the run, but it is not kept. "

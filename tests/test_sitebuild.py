@@ -8,6 +8,7 @@ tests/test_notebooks.py.
 from __future__ import annotations
 
 import json
+import random
 import textwrap
 
 import nbformat
@@ -267,7 +268,8 @@ def test_build_runs_each_home_once_then_loads_it(course):
     first = entries["first_page"]
     assert first.report["metrics"]["doubled"]["value"] == 6
     assert first.report["metrics"]["doubled"]["cell"] == 3  # setup cell is [1]
-    assert first.report["claims"] == [{"claim": "doubling a positive number stays positive", "cell": 3}]
+    assert first.report["claims"] == [{"claim": "doubling a positive number stays positive",
+                                       "holds": True, "numbers": {}, "cell": 3}]
     executed = nbformat.read(first.notebook, as_version=4)
     assert any("doubled: 6.00" in out.get("text", "") for out in executed.cells[3].outputs)
     assert first.provenance["profile"] == "smoke" and first.provenance["home"] == "lessons/first_page.py"
@@ -279,17 +281,61 @@ def test_build_runs_each_home_once_then_loads_it(course):
         "running lessons/second_page.py (smoke profile)..."]
 
 
-def test_a_failing_claim_stops_the_build_naming_home_and_claim(course):
+def test_a_failing_claim_stops_the_build_naming_home_claim_and_numbers(course):
     docs, lessons = course
     path = lessons / "first_page.py"
-    path.write_text(path.read_text().replace("VALUE = 3", "VALUE = -3"))
+    path.write_text(path.read_text().replace("VALUE = 3", "VALUE = -3").replace(
+        '"doubling a positive number stays positive")',
+        '"doubling a positive number stays positive", doubled=double(VALUE))'))
     with pytest.raises(run.BuildError) as error:
         run.build("smoke", ["first_page"], log=lambda line: None, homes=homes.discover(docs, lessons))
     message = str(error.value)
-    assert "lessons/first_page.py failed" in message
-    assert "claim does not hold: doubling a positive number stays positive" in message
+    assert message == ("lessons/first_page.py: 1 claim(s) do not hold:\n"
+                       "  - doubling a positive number stays positive (doubled = -6) [cell 3]")
+    assert error.value.report["metrics"]["doubled"]["value"] == -6  # for the page's box
     assert not (cache.cache_dir() / "first_page").exists() or not any(
         p for p in (cache.cache_dir() / "first_page").iterdir() if not p.name.startswith("."))
+
+
+def test_keep_going_builds_the_others_and_remembers_the_failure(course):
+    docs, lessons = course
+    (lessons / "third_page.py").write_text(HOME.format(title="Third", name="third_page", value=7))
+    path = lessons / "first_page.py"
+    path.write_text(path.read_text().replace("VALUE = 3", "VALUE = 3\nraise RuntimeError('boom')"))
+    found = homes.discover(docs, lessons, complete=False)
+    log = []
+    entries, failures = run.build_all("smoke", log=log.append, homes=found, keep_going=True)
+    assert list(entries) == ["third_page"]
+    assert failures["first_page"].cell == 2 and "RuntimeError: boom" in str(failures["first_page"])
+    assert failures["first_page"].notebook is not None  # the page links to its traceback
+    assert str(failures["second_page"]) == ("lessons/second_page.py was not run: it uses "
+                                            "first_page, whose run failed")
+    log.clear()  # a rebuild (mkdocs serve) does not run the same failing code again
+    _, again = run.build_all("smoke", log=log.append, homes=found, keep_going=True)
+    assert again["first_page"] is failures["first_page"]
+    assert not [line for line in log if line.startswith("running")]
+
+
+def test_other_seeds_shift_every_seed_and_report_flipped_claims(tmp_path, monkeypatch):
+    from sitebuild.verify import other_seeds
+
+    monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path / "cache"))
+    # random.Random(0).random() is 0.844, random.Random(1000).random() 0.777.
+    docs, lessons = write_course(tmp_path, {"lucky": (
+        "# %% [markdown]\n# # Lucky\n\n# %%\nimport random\n\n"
+        "from mnist_tutorial.report import Report\n\nreport = Report('lucky')\n"
+        "draw = random.Random(0).random()\n"
+        "report.check(draw > 0.8, 'the draw is above 0.8', draw=draw)\n"
+        "report.check(0 <= draw < 1, 'the draw is a fraction')\n")})
+    found = homes.discover(docs, lessons)
+    assert run.build("smoke", homes=found, log=lambda line: None)  # holds with seed 0
+    claims, errors = other_seeds("smoke", None, found, log=lambda line: None)
+    assert not errors
+    assert [(home, c["claim"], c["holds"]) for home, c in claims] == [
+        ("lucky", "the draw is above 0.8", False), ("lucky", "the draw is a fraction", True)]
+    assert claims[0][1]["numbers"]["draw"] == pytest.approx(random.Random(1000).random())
+    assert list((tmp_path / "cache" / "lucky").iterdir()) != []  # only the seed-0 entry
+    assert len(list((tmp_path / "cache" / "lucky").iterdir())) == 1
 
 
 def test_a_home_gets_the_files_of_the_homes_it_uses(tmp_path, monkeypatch):

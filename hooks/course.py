@@ -54,6 +54,14 @@ from mnist_tutorial.config import current_profile  # noqa: E402
 from sitebuild import cache, homes, run  # noqa: E402
 
 log = logging.getLogger("mkdocs.hooks.course")
+# Under `mkdocs serve` a failed home is reported on this logger: outside "mkdocs.", so that
+# `strict: true` does not count it and stop serving the other pages.
+serve_log = logging.getLogger("mnist_tutorial.serve")
+if not serve_log.handlers:
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("%(levelname)-8s-  %(message)s"))
+    serve_log.addHandler(_handler)
+    serve_log.propagate = False
 
 SHORTCODE = re.compile(r"<!--\s*(metric|figure|table|provenance|course_map)\s+([a-z0-9_]+)"
                        r"(?:\.([a-z0-9_]+))?\s*-->")
@@ -93,6 +101,12 @@ PAGES_BRANCH = "gh-pages"  # where the deploy workflow publishes the built site
 _state: dict = {}
 
 
+def on_startup(command: str, dirty: bool) -> None:
+    """``mkdocs serve`` keeps serving when a home fails (the page shows why);
+    ``mkdocs build`` stops with the home, the claim and its numbers."""
+    _state["serving"] = command == "serve"
+
+
 def on_config(config):
     try:
         profile = current_profile()
@@ -102,7 +116,7 @@ def on_config(config):
     if repo and not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
         raise PluginError(f"extra.github_repo must look like OWNER/NAME, not {repo!r}")
     _state.update(profile=profile, repo=repo, reports={}, provenance={}, notebook_files={},
-                  homes={})
+                  homes={}, failures={})
     config.extra["mnist_profile"] = profile
     return config
 
@@ -154,21 +168,38 @@ def on_files(files: Files, config) -> Files:
     for page in files.documentation_pages():
         if page.src_uri.endswith(".md"):
             _malformed(page.content_string, page.src_uri)
+    serving = _state.get("serving", False)
     try:
-        entries = run.build(_state["profile"], [h.name for h in found.values() if h.page],
-                            log=log.info, homes=found)
+        entries, failures = run.build_all(_state["profile"],
+                                          [h.name for h in found.values() if h.page],
+                                          log=log.info, homes=found, keep_going=serving)
     except (homes.HomeError, run.BuildError, RuntimeError) as error:
         raise PluginError(str(error)) from None
 
     course = _course_address()
     published_dir = cache.cache_dir() / "site" / _state["profile"]
     public = {}
-    for name, entry in entries.items():
-        home, report = found[name], entry.report
+    results = [(name, entry.report, entry.provenance, entry.notebook, entry.assets)
+               for name, entry in entries.items()]
+    for name, error in failures.items():  # only under `mkdocs serve`
+        serve_log.error(f"{error}\n  Its page shows this; the other pages are built as usual. "
+                        f"Fix it and save: the home runs again.")
+        _state["failures"][name] = error
+        _state["homes"][name] = found[name]
+        if error.notebook is None:  # not run: a home it uses failed
+            continue
+        report = error.report or {"metrics": {}, "tables": {}, "figures": {}, "claims": [],
+                                  "provenance": {"profile": _state["profile"]}}
+        provenance = {"commit": run.git_commit(), "wall_time_s": 0.0, "date": "",
+                      "torch": "", "device": "", **report["provenance"], "failed": True}
+        results.append((name, report, provenance, error.notebook, {}))
+    for name, report, provenance, notebook, assets in results:
+        home = found[name]
         _state["homes"][name] = home
         _state["reports"][name] = report
-        _state["provenance"][name] = entry.provenance
-        executed = nbformat.read(entry.notebook, as_version=4)
+        _state["provenance"][name] = provenance
+        executed = (notebook if isinstance(notebook, nbformat.NotebookNode)
+                    else nbformat.read(notebook, as_version=4))
         text = homes.publish(executed, course, report)
         src_uri = f"{NOTEBOOKS}/{home.slug}.ipynb"
         _write_if_changed(published_dir / src_uri, text)
@@ -184,10 +215,10 @@ def on_files(files: Files, config) -> Files:
             src = f"{GENERATED}/{name}/{key}.svg"
             files.append(File.generated(config, src, content=homes.sanitize_svg(figure["svg"])))
             figures[key] = {k: figure[k] for k in ("alt", "caption", "cell")} | {"path": src}
-        for filename, path in entry.assets.items():  # verified against the entry's manifest
+        for filename, path in assets.items():  # verified against the entry's manifest
             files.append(File.generated(config, f"{GENERATED}/{name}/{filename}",
                                         abs_src_path=str(path)))
-        public[name] = {**report, "figures": figures, "provenance": entry.provenance}
+        public[name] = {**report, "figures": figures, "provenance": provenance}
     document = {"profile": _state["profile"], "homes": public}
     files.append(File.generated(config, "results.json",
                                 content=json.dumps(document, indent=1, sort_keys=True)))
@@ -199,14 +230,16 @@ def on_files(files: Files, config) -> Files:
 
 def provenance_text(p: dict) -> str:
     seeds = p.get("seeds")
+    failed = p.get("failed")
     parts = [
+        "a run that FAILED" if failed else None,
         f"{p['profile']} profile",
         f"commit {p['commit']}" if p.get("commit") else "no git commit",
-        f"torch {p['torch']}",
-        p["device"],
+        f"torch {p['torch']}" if p.get("torch") else None,
+        p.get("device"),
         p.get("precision"),  # fp32 or bf16: what training ran in
         f"seed{'s' if seeds and len(seeds) > 1 else ''} {', '.join(map(str, seeds))}" if seeds else None,
-        f"{p['wall_time_s']:.1f} s",
+        None if failed else f"{p['wall_time_s']:.1f} s",
         p["date"][:10],
     ]
     return " · ".join(part for part in parts if part)
@@ -221,8 +254,14 @@ def _cell_link(name: str, cell: int | None, page) -> str:
     return f"{url}#in-{cell}" if cell else url
 
 
-def _check(kind: str, name: str, key: str | None, where: str) -> None:
+def _check(kind: str, name: str, key: str | None, where: str) -> bool:
+    """Whether the shortcode can be rendered: an error for an unknown home or key, False
+    for a result that a failed run (under ``mkdocs serve``) did not record."""
     code = f"<!-- {kind} {name}{'.' + key if key else ''} -->"
+    section = KINDS[kind]
+    if name in _state["failures"] and (name not in _state["reports"] or (
+            section is not None and key not in _state["reports"][name][section])):
+        return False
     if name not in _state["reports"]:
         raise PluginError(f"{where}: {code} names unknown home {name!r} "
                           f"(known: {', '.join(sorted(_state['reports']))})")
@@ -230,12 +269,53 @@ def _check(kind: str, name: str, key: str | None, where: str) -> None:
     if section is None:
         if key:
             raise PluginError(f"{where}: {code} takes a home name only")
-        return
+        return True
     report = _state["reports"][name]
     if not key or key not in report[section]:
         known = ", ".join(report[section]) or "none"
         raise PluginError(f"{where}: {code}: lessons/{name}.py records no {kind} {key!r} "
                           f"(its {section}: {known})")
+    return True
+
+
+def _missing(kind: str, name: str, key: str | None) -> str:
+    """What stands in for a result that a failed run did not record."""
+    ref = f"{name}.{key}" if key else name
+    title = f"lessons/{name}.py failed before it recorded {ref}: see the box at the top of its page"
+    if kind in ("metric", "provenance"):
+        return (f'<span class="result-missing" data-result="{ref}" title="{html.escape(title)}">'
+                f"[{html.escape(ref)}: run failed]</span>")
+    return f'<p class="result-missing" data-result="{ref}">{html.escape(title)}.</p>'
+
+
+def failure_box(name: str, page) -> str:
+    """The box at the top of a page whose home failed under ``mkdocs serve``: each false
+    claim with its numbers and its cell, or the error and its cell."""
+    from mnist_tutorial.report import claim_text
+
+    error = _state["failures"][name]
+    where = html.escape(_state["homes"][name].where)
+    report = error.report
+    false = [c for c in report["claims"] if not c.get("holds", True)] if report else []
+    if false:
+        def item(claim):
+            link = html.escape(_cell_link(name, claim.get("cell"), page))
+            return (f'<li>{html.escape(claim_text(claim))} (<a href="{link}">'
+                    f"cell [{claim.get('cell')}]</a>)</li>")
+
+        items = "".join(item(claim) for claim in false)
+        body = (f"<p>{len(false)} claim(s) this page makes do not hold in this run of "
+                f"<code>{where}</code>; the numbers on the page are that run's.</p><ul>{items}</ul>")
+    elif error.notebook is not None:
+        link = html.escape(_cell_link(name, error.cell, page))
+        body = (f'<p><code>{where}</code> stopped in <a href="{link}">cell [{error.cell}] of its '
+                f"notebook</a>:</p><pre><code>{html.escape(str(error))}</code></pre>")
+    else:
+        body = f"<p>{html.escape(str(error))}.</p>"
+    return (f'<div class="admonition failure result-failure" role="alert" data-result="{name}">'
+            f'<p class="admonition-title">This page\'s run failed</p>{body}'
+            f"<p>Fix the code or the claim and save: <code>mkdocs serve</code> runs the home "
+            f"again. <code>mkdocs build</code> stops on this.</p></div>")
 
 
 def _metric_title(name: str, metric: dict) -> str:
@@ -350,8 +430,10 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         kind, name, key = match.group(1), match.group(2), match.group(3)
         if kind == "course_map":
             return _course_map(match, page)
-        _check(kind, name, key, page.file.src_uri)
-        rendered = _render(kind, name, key, page)
+        if _check(kind, name, key, page.file.src_uri):
+            rendered = _render(kind, name, key, page)
+        else:
+            rendered = _missing(kind, name, key)
         if kind in ("figure", "table"):
             blocks.append(rendered)
             return BLOCK.format(len(blocks) - 1)
@@ -366,10 +448,15 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     home = next((h for h in _state["homes"].values() if h.page == page.file.src_uri), None)
     if home is None:
         return markdown
+    head = [_buttons(home)] if home.name in _state["notebook_files"] else []
+    if home.name in _state["failures"]:
+        blocks.append(failure_box(home.name, page))
+        head.append(BLOCK.format(len(blocks) - 1))
     lines = markdown.splitlines()
     for i, line in enumerate(lines):
         if line.startswith("# "):
-            return "\n".join(lines[: i + 1] + ["", _buttons(home), ""] + lines[i + 1:]) + "\n"
+            return "\n".join(lines[: i + 1] + [line for part in head for line in ("", part)]
+                             + [""] + lines[i + 1:]) + "\n"
     raise PluginError(f"{page.file.src_uri}: a lesson starts with a '# Title' line")
 
 

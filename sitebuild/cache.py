@@ -11,8 +11,9 @@ An entry is a folder ``<cache>/<home>/<key>/`` holding
 The key hashes everything that decides the run's numbers: the home's source, the source
 of each package module it imports (directly or not, which pins the data's checksums that
 ``mnist_tutorial/data.py`` holds), the keys of the homes it uses, the profile, torch's
-version and the kind of device torch picks. Editing one home reruns that home and those
-that use it, nothing else.
+release (``torch_release``: the CUDA and the CPU wheel of one release share entries) and
+the kind of device torch picks. Editing one home reruns that home and those that use it,
+nothing else.
 
 An entry is built in a temporary folder and renamed into place in one step, so an
 interrupted build leaves no half-written entry. On load every file is checked against
@@ -61,6 +62,18 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def torch_release() -> str:
+    """torch's version without its local label: ``2.14.1`` for ``2.14.1+cpu`` too.
+
+    The label names a build of the release, not the release: PyPI's Linux wheel
+    (``2.14.1``, with CUDA), PyTorch's own CUDA (``2.14.1+cu130``) and CPU (``2.14.1+cpu``,
+    which CI installs) wheels. All compute the same thing on the CPU, so their runs share
+    cache entries. The device a run used is a separate part of the key (``device_kind``),
+    so a CUDA run never answers for a CPU one.
+    """
+    return importlib.metadata.version("torch").split("+", 1)[0]
+
+
 def device_kind() -> str:
     """The device type torch picks here for ``$MNIST_TUTORIAL_DEVICE`` and the precision
     training runs in there: ``cpu bf16``, ``cuda fp32``, ...
@@ -76,6 +89,8 @@ def device_kind() -> str:
     except OSError:
         boot = None  # not Linux: ask torch every time
     memo = cache_dir() / "device.json"
+    # The full version, local label included (not torch_release()): swapping the CUDA wheel
+    # for the CPU one changes which device torch can pick, so it must ask torch again.
     fact = {"torch": importlib.metadata.version("torch"), "requested": requested, "boot": boot}
     if not boot:
         return _ask_torch(requested)
@@ -126,7 +141,7 @@ def key(home: Home, profile: str, used: dict[str, str], device: str) -> str:
         "reads": {read: sha256((home.path.parent.parent / read).read_bytes()) for read in home.reads},
         "profile": profile,
         "device": device,
-        "torch": importlib.metadata.version("torch"),
+        "torch": torch_release(),
         "python": platform.python_version_tuple()[:2],
     }
     return sha256(json.dumps(blob, sort_keys=True).encode())[:32]

@@ -1,0 +1,55 @@
+"""The cache key names torch's release, not its build: PyPI's wheel (``2.14.1``) and
+PyTorch's own CUDA (``2.14.1+cu130``) and CPU (``2.14.1+cpu``, which CI installs) wheels
+share cache entries; another release does not. No kernel runs: a key only hashes files."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pytest
+
+from sitebuild import cache
+from sitebuild.homes import Home
+
+SOURCE = '''\
+# %% [markdown]
+# # A page
+
+# %%
+from mnist_tutorial.report import Report
+
+report = Report("page")
+report.metric("one", 1)
+'''
+
+
+@pytest.fixture
+def home(tmp_path) -> Home:
+    path = tmp_path / "lessons" / "page.py"
+    path.parent.mkdir()
+    path.write_text(SOURCE, encoding="utf-8")
+    return Home(name="page", path=path, page="lessons/page.md", uses=())
+
+
+def key_with_torch(monkeypatch, home: Home, version: str) -> str:
+    real = importlib.metadata.version
+    monkeypatch.setattr(cache.importlib.metadata, "version",
+                        lambda name: version if name == "torch" else real(name))
+    return cache.key(home, "smoke", {}, "cpu fp32")
+
+
+def test_the_key_ignores_the_local_label_of_torchs_version(monkeypatch, home):
+    cuda = key_with_torch(monkeypatch, home, "2.14.1+cu130")
+    cpu = key_with_torch(monkeypatch, home, "2.14.1+cpu")
+    plain = key_with_torch(monkeypatch, home, "2.14.1")
+    assert cuda == cpu == plain
+    assert cache.torch_release() == "2.14.1"
+    assert key_with_torch(monkeypatch, home, "2.14.2+cpu") != cpu
+    assert key_with_torch(monkeypatch, home, "2.14.2") != cpu
+
+
+def test_the_device_stays_in_the_key(monkeypatch, home):
+    real = importlib.metadata.version
+    monkeypatch.setattr(cache.importlib.metadata, "version",
+                        lambda name: "2.14.1+cu130" if name == "torch" else real(name))
+    assert cache.key(home, "smoke", {}, "cuda fp32") != cache.key(home, "smoke", {}, "cpu fp32")

@@ -14,6 +14,7 @@ from mnist_tutorial.models import MLP, count_parameters
 
 lesson = definitions("cnn")
 CNN, multiply_adds, permute_pixels = lesson.CNN, lesson.multiply_adds, lesson.permute_pixels
+permuted_twin = lesson.permuted_twin
 
 
 def test_cnn_returns_one_logit_per_digit():
@@ -57,7 +58,8 @@ def test_permute_pixels_moves_pixels_the_same_way_in_every_image():
     test = images.flip(0)
     mnist = MNIST(images.to(torch.uint8), torch.tensor([3, 5]), test.to(torch.uint8),
                   torch.tensor([5, 3]))
-    shuffled = permute_pixels(mnist, seed=0)
+    order = torch.randperm(28 * 28, generator=torch.Generator().manual_seed(0))
+    shuffled = permute_pixels(mnist, order)
     assert not torch.equal(shuffled.train_images, mnist.train_images)
     for before, after in ((mnist.train_images, shuffled.train_images),
                           (mnist.test_images, shuffled.test_images)):
@@ -66,6 +68,17 @@ def test_permute_pixels_moves_pixels_the_same_way_in_every_image():
     # test image 0 is train image 1: the same permutation must give the same result
     assert torch.equal(shuffled.test_images[0], shuffled.train_images[1])
     assert torch.equal(shuffled.train_labels, mnist.train_labels)
+
+
+def test_the_permuted_twin_computes_on_shuffled_images_what_the_mlp_computes_on_the_originals():
+    torch.manual_seed(0)
+    net, order = MLP(), torch.randperm(28 * 28)
+    X = torch.randn(16, 1, 28, 28)  # (B, 1, 28, 28)
+    X_shuffled = X.flatten(1)[:, order].reshape(X.shape)  # P x, image by image
+    twin = permuted_twin(net, order)
+    assert torch.allclose(twin(X_shuffled), net(X), atol=1e-5)
+    assert not torch.allclose(net(X_shuffled), net(X), atol=1e-2)  # the twin is needed
+    assert torch.equal(twin.layers[3].weight, net.layers[3].weight)  # only layer 1 moves
 
 
 

@@ -22,7 +22,7 @@ from mnist_tutorial import plots
 from mnist_tutorial.config import TrainConfig, current_profile
 from mnist_tutorial.data import MEAN, STD, TensorBatches, load_mnist, make_split
 from mnist_tutorial.models import MLP
-from mnist_tutorial.report import Report, format_value
+from mnist_tutorial.report import Report, format_value, seed_difference
 from mnist_tutorial.training import EVAL_BATCH_SIZE, evaluate, pick_device, train_epoch
 
 
@@ -357,55 +357,73 @@ baseline_mode_gap = max(100 * abs(e - t) for e, t in zip(per_seed(BASE, "test"),
 report.metric("baseline_mode_gap", baseline_mode_gap, "number", 2)
 
 
-def beats(name: str) -> bool:
-    """Better than the baseline by more than the two spreads together."""
-    return mean(name, "test") - mean(BASE, "test") > std(name, "test") + std(BASE, "test")
+def gaps(name: str) -> list[float]:
+    """Training minus test accuracy, seed by seed."""
+    return [r["train"] - r["test"] for r in results[name]]
 
+
+def final_val_loss(name: str) -> list[float]:
+    return [run.val_loss[-1] for run in runs[name]]
+
+
+for technique in CONFIG.techniques[1:]:  # each gain in points, with its standard error
+    _, error = seed_difference(per_seed(technique.name, "test"), per_seed(BASE, "test"))
+    report.metric(f"{KEYS[technique.name]}_gain_error", 100 * error, "number", 2)
 
 report.check(baseline_mode_gap == 0, "train() and eval() give the lesson MLP the same "
-                                     "accuracy: it has no layer that the mode changes")
+                                     "accuracy: it has no layer that the mode changes",
+             largest_gap_points=baseline_mode_gap)
 if CONFIG.check_claims:
+    ADAMW, L2, AUGMENT, EARLY = ("weight decay (AdamW)", "L2 penalty (Adam)", "augmentation",
+                                 "early stopping")
     report.check(min(mode_gaps) > 0, "in train() mode the dropout network scores lower on "
-                                     "the test set than in eval() mode, for every seed")
+                                     "the test set than in eval() mode, for every seed",
+                 gaps_points=mode_gaps)
     report.check(mean(BASE, "train") > 0.999, "the baseline fits its training images "
-                                              "(training accuracy above 99.9 %)")
-    report.check(beats("augmentation"), "augmentation beats the baseline by more than the "
-                                        "spread of the seeds")
-    report.check(beats("weight decay (AdamW)"), "AdamW beats the baseline by more than the "
-                                                "spread of the seeds")
-    report.check(beats("dropout"), "dropout beats the baseline by more than the spread "
-                                   "of the seeds")
-    report.check(beats("weight decay (AdamW)")
-                 and mean("weight decay (AdamW)", "test") - mean("L2 penalty (Adam)", "test")
-                 > std("weight decay (AdamW)", "test") + std("L2 penalty (Adam)", "test"),
-                 "AdamW beats the L2 penalty with Adam by more than the spread of the seeds")
-    best = max(CONFIG.techniques, key=lambda t: mean(t.name, "test")).name
-    report.check(best == "augmentation", "augmentation is the best single technique")
-    gap = {t.name: mean(t.name, "train") - mean(t.name, "test") for t in CONFIG.techniques}
-    helping = ("weight decay (AdamW)", "dropout", "augmentation")
-    report.check(all(gap[name] < gap[BASE] for name in helping)
-                 and min(gap, key=gap.get) == "augmentation",
-                 "AdamW, dropout and augmentation narrow the train-test gap, augmentation most")
+                                              "(training accuracy above 99.9 %)",
+                 train_accuracy=per_seed(BASE, "train"))
+    report.check_gain(per_seed(AUGMENT, "test"), per_seed(BASE, "test"),
+                      "augmentation beats the baseline by more than 2 standard errors")
+    report.check_gain(per_seed(ADAMW, "test"), per_seed(L2, "test"),
+                      "AdamW beats the L2 penalty with Adam by more than 2 standard errors")
+    runner_up = max((t.name for t in CONFIG.techniques if t.name != AUGMENT),
+                    key=lambda name: mean(name, "test"))
+    report.check_gain(per_seed(AUGMENT, "test"), per_seed(runner_up, "test"),
+                      f"augmentation beats the next best technique ({runner_up}) by more than "
+                      f"2 standard errors")
+    report.check_gain(gaps(BASE), gaps(AUGMENT),
+                      "augmentation narrows the train-test gap by more than 2 standard errors")
+    next_smallest = min((t.name for t in CONFIG.techniques if t.name != AUGMENT),
+                        key=lambda name: statistics.fmean(gaps(name)))
+    report.check_gain(gaps(next_smallest), gaps(AUGMENT),
+                      f"augmentation has the smallest train-test gap, more than 2 standard "
+                      f"errors below the next ({next_smallest})")
+    report.check_gain(final_val_loss(BASE), final_val_loss(AUGMENT),
+                      "augmentation ends with a lower validation loss than the baseline")
+    report.check_gain(final_val_loss(BASE), final_val_loss(ADAMW),
+                      "AdamW ends with a lower validation loss than the baseline")
     val_loss = {name: plots.mean_std([run.val_loss for run in runs[name]])[0]
-                for name in (BASE, *helping)}  # the mean curve over the seeds, (num_epochs,)
-    report.check(all(val_loss[name][-1] < val_loss[BASE][-1]
-                     for name in ("weight decay (AdamW)", "augmentation")),
-                 "AdamW and augmentation end with a lower validation loss than the baseline")
-    report.check(all(val_loss[name][-1] > 1.05 * val_loss[name].min()
-                     for name in (BASE, "dropout")),
+                for name in (BASE, "dropout")}  # the mean curve over the seeds, (num_epochs,)
+    report.check(all(val_loss[name][-1] > 1.05 * val_loss[name].min() for name in val_loss),
                  "the baseline's and dropout's validation losses end more than 5 % above "
-                 "their minimum")
-    report.check(not beats("L2 penalty (Adam)"), "the L2 penalty with Adam does not beat "
-                                                 "the baseline by more than the spread")
-    report.check(mean("weight decay (AdamW)", "weight_norm")
-                 < mean("L2 penalty (Adam)", "weight_norm") < mean(BASE, "weight_norm"),
-                 "the L2 penalty shrinks the weights, AdamW more")
-    report.check(abs(mean("early stopping", "test") - mean(BASE, "test")) < 0.01
-                 and not beats("early stopping"),
-                 "early stopping ends within a point of the baseline's test accuracy, "
-                 "and does not beat it")
-    report.check(mean("early stopping", "epochs") < CONFIG.train.num_epochs / 2,
-                 "early stopping trains less than half the epochs")
+                 "their minimum", **{f"{KEYS[name]}_end_over_min": val_loss[name][-1]
+                                     / val_loss[name].min() for name in val_loss})
+    report.check_gain(per_seed(L2, "test"), per_seed(BASE, "test"),
+                      "the L2 penalty with Adam does not beat the baseline by more than 2 "
+                      "standard errors", expect=False)
+    report.check(mean(ADAMW, "weight_norm") < mean(L2, "weight_norm") < mean(BASE, "weight_norm"),
+                 "the L2 penalty shrinks the weights, AdamW more",
+                 adamw=mean(ADAMW, "weight_norm"), l2=mean(L2, "weight_norm"),
+                 baseline=mean(BASE, "weight_norm"))
+    report.check(abs(mean(EARLY, "test") - mean(BASE, "test")) < 0.01,
+                 "early stopping ends within a point of the baseline's test accuracy",
+                 early=mean(EARLY, "test"), baseline=mean(BASE, "test"))
+    report.check_gain(per_seed(EARLY, "test"), per_seed(BASE, "test"),
+                      "early stopping does not beat the baseline by more than 2 standard "
+                      "errors", expect=False)
+    report.check(mean(EARLY, "epochs") < CONFIG.train.num_epochs / 2,
+                 "early stopping trains less than half the epochs",
+                 epochs=per_seed(EARLY, "epochs"))
 
 # %% [markdown]
 # ## The figure: validation loss per epoch, test accuracy per seed

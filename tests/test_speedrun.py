@@ -62,3 +62,20 @@ def test_an_early_stop_stops_and_threads_come_back(speedrun):
 def test_the_seed_pipeline_and_foreach_adam_learn_too(speedrun):
     run = speedrun(TINY, "bf16", pipeline="lesson", fused=False)
     assert run.accuracy[-1] > 0.5
+
+
+def test_seconds_per_step_times_exactly_the_steps_asked_for(speedrun, monkeypatch):
+    """A fake clock that ticks 1 s per training step: the per-step time is 1 s in either
+    precision, whatever the number of steps."""
+    now = [0.0]
+    train_epoch = lesson.train_epoch
+
+    def counted(net, batches, *args, **kwargs):
+        now[0] += len(batches)
+        return train_epoch(net, batches, *args, **kwargs)
+
+    monkeypatch.setattr(lesson, "CONFIG", lesson.SMOKE)
+    monkeypatch.setattr(lesson, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+    monkeypatch.setattr(lesson, "train_epoch", counted)
+    assert lesson.seconds_per_step("fp32", 3) == 1.0
+    assert lesson.seconds_per_step("bf16", 2) == 1.0

@@ -5,13 +5,16 @@
     python -m sitebuild run --refresh training    run it again even if cached
     python -m sitebuild verify model data         rerun from scratch, compare every number
     python -m sitebuild verify --other-seeds      rerun with seeds shifted by 1000: which claims flip?
+    python -m sitebuild prune site/results.json   keep only the entries that built site used
     MNIST_TUTORIAL_PROFILE=smoke python -m sitebuild run     all homes, smoke profile
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from mnist_tutorial.config import current_profile
 from mnist_tutorial.report import claim_text
@@ -44,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
                             "each claim that no longer holds, with its numbers")
     check.add_argument("--offset", type=int, default=reseed.OFFSET,
                        help=f"how far --other-seeds shifts the seeds (default {reseed.OFFSET})")
+    prune = commands.add_parser("prune", help="remove cache entries no build will load: "
+                                              "leftovers, damaged entries and, given a built "
+                                              "site's results.json, every entry it did not use")
+    prune.add_argument("results", nargs="?", help="a built site's results.json (if it is "
+                                                  "missing, every entry is kept)")
     args = parser.parse_args(argv)
     try:
         if args.command == "list":
@@ -57,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                 uses = f"  uses {', '.join(home.uses)}" if home.uses else ""
                 print(f"{home.name:24} docs/{home.page:36} {'cached' if cached else 'to run':7}{uses}")
             return 0
+        if args.command == "prune":
+            return _prune(args.results)
         if args.command == "verify" and args.other_seeds:
             return _other_seeds(args)
         if args.command == "verify":
@@ -86,6 +96,19 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: the homes that finished are cached; the one that was running "
               "left nothing behind", file=sys.stderr)
         return 130
+
+
+def _prune(results: str | None) -> int:
+    used = None
+    if results and Path(results).is_file():
+        document = json.loads(Path(results).read_text(encoding="utf-8"))
+        used = {name: home["provenance"]["key"] for name, home in document["homes"].items()}
+    elif results:
+        print(f"{results} does not exist (did the build fail?): every entry is kept",
+              file=sys.stderr)
+    removed = cache.prune(list(discover(complete=False)), used)
+    print(f"pruned {removed} entries from {cache.cache_dir()}")
+    return 0
 
 
 def _other_seeds(args) -> int:

@@ -275,3 +275,24 @@ def store(name: str, key_: str, report: bytes, notebook: bytes, files: dict[str,
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return Entry(final, manifest)
+
+
+def prune(homes: list[str], used: dict[str, str] | None, log=print) -> int:
+    """Remove what a build left that no build will load: leftovers of interrupted runs
+    (``*.tmp``), entries set aside as damaged, and, if ``used`` maps each home to the key
+    a build used (a built site's ``results.json`` lists them), every other entry of those
+    ``homes``. Other folders of the cache (``site/``, mkdocs-jupyter's) are left alone.
+    Returns how many entries went."""
+    root, removed = cache_dir(), 0
+    if not root.is_dir():
+        return 0
+    doomed = [root / ".damaged"] if (root / ".damaged").is_dir() else []
+    for name in homes:
+        for path in sorted((root / name).glob("*")) if (root / name).is_dir() else []:
+            if path.name.endswith(".tmp") or (used is not None and path.name != used.get(name)):
+                doomed.append(path)
+    for path in doomed:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        log(f"pruned {path}")
+        removed += 1
+    return removed

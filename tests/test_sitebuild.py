@@ -414,3 +414,20 @@ def test_verify_reruns_from_scratch_and_compares(course):
     # the cached run first (run here: nothing cached yet), then the fresh one
     assert sum(line.startswith("running lessons/first_page.py") for line in log) == 2
     assert (cache.cache_dir() / "first_page").is_dir()  # the scratch cache is gone, not this one
+
+
+def test_prune_keeps_the_entries_a_site_used_and_nothing_half_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path))
+    for path in ("first/used", "first/stale", "first/.k.x.tmp", "second/used2", ".damaged/x",
+                 "site/smoke/notebooks", "mkdocs-jupyter/y"):
+        (tmp_path / path).mkdir(parents=True)
+    cache.prune(["first", "second"], None, log=lambda line: None)  # a failed build: keep all
+    assert sorted(p.name for p in (tmp_path / "first").iterdir()) == ["stale", "used"]
+    assert not (tmp_path / ".damaged").exists()
+    removed = cache.prune(["first", "second"], {"first": "used", "second": "used2"},
+                          log=lambda line: None)
+    assert removed == 1
+    assert [p.name for p in (tmp_path / "first").iterdir()] == ["used"]
+    assert (tmp_path / "second" / "used2").is_dir()
+    assert (tmp_path / "site" / "smoke" / "notebooks").is_dir()  # not the run cache's
+    assert (tmp_path / "mkdocs-jupyter" / "y").is_dir()

@@ -35,10 +35,9 @@ class Config:
     recipe: TrainConfig  # the speedrun's recipe; its seed is replaced in each run
     seed_recipe: TrainConfig  # the seed notebook's: Adam at lr 1e-3, batch 256, no schedule
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # the recipe's runs
-    ablation_seeds: tuple[int, ...] = (0, 1, 2)  # each ablation's runs ...
-    timing_seeds: tuple[int, ...] = (0,)  # ... but one run for those that change only speed
+    ablation_seeds: tuple[int, ...] = (0, 1)  # each change to the training, on these seeds
     target: float = 0.98  # test accuracy
-    precision_steps: int = 20  # the other precision is timed on this many steps ...
+    precision_steps: int = 10  # the other precision is timed on this many steps ...
     precision_rounds: int = 3  # ... this many times, alternating with this machine's
     check_claims: bool = True  # the smoke profile's runs are too short to show the claims
 
@@ -47,7 +46,10 @@ class Config:
 RECIPE = TrainConfig(num_epochs=2, batch_size=256, lr=5e-3, schedule="onecycle",
                      label_smoothing=0.1)
 # --8<-- [end:recipe]
-SEED_RECIPE = TrainConfig.recipe("plain")  # 8 epochs at a constant lr 1e-3, batch 256
+# The seed notebook's: a constant lr 1e-3, batch 256. It trained 8 epochs, which land
+# right at 98 % (the training lesson's plain recipe): allowed up to 12 here, it stops at
+# the first epoch that reaches the target.
+SEED_RECIPE = TrainConfig.recipe("plain", num_epochs=12)
 FULL = Config(RECIPE, SEED_RECIPE)
 SMOKE = Config(RECIPE.smoke(), SEED_RECIPE.smoke(), seeds=(0, 1), ablation_seeds=(0, 1),
                target=0.3, precision_steps=5, precision_rounds=2, check_claims=False)
@@ -113,37 +115,44 @@ def speedrun(config: TrainConfig, precision: str, pipeline: str = "tensor",
 # --8<-- [end:speedrun]
 
 
-speedrun(CONFIG.recipe, precision)  # warm-up: the first run also pays for one-time setup
+# Warm-up: the first epoch of a process also pays for one-time setup (allocations, kernels).
+speedrun(dataclasses.replace(CONFIG.recipe, num_epochs=1), precision)
 
 # %% [markdown]
 # ## The recipe and its ablations
 #
 # The speedrun recipe on five seeds. Each ablation changes one ingredient of it back, on
-# three seeds, or on one where it changes only how fast the same steps run (the pipeline,
-# Adam's implementation, the threads); a seed's runs follow each other, so that a change in
-# the machine's speed (another program, the CPU's clock) hits the recipe and its ablations
-# alike.
+# two seeds; a seed's runs follow each other, so that a change in the machine's speed
+# (another program, the CPU's clock) hits the recipe and its ablations alike. The changes
+# that only make the same steps faster or slower (the pipeline, Adam's implementation,
+# the threads) are timed on the first epoch of seed 0, against the recipe's first epoch.
 
 # %%
 # --8<-- [start:ablations]
-ablations = {  # name: (the recipe changed in one way, how it is run)
-    "the seed's DataLoader pipeline": ({}, {"pipeline": "lesson"}),
-    "batch 128": ({"batch_size": 128}, {}),
-    "batch 512": ({"batch_size": 512}, {}),
-    "no one-cycle (constant lr 1e-3)": ({"schedule": "constant", "lr": 1e-3}, {}),
-    "one-cycle peaking at lr 1e-2": ({"lr": 1e-2}, {}),
-    "1 epoch": ({"num_epochs": 1}, {}),
-    "no label smoothing": ({"label_smoothing": 0.0}, {}),
-    "foreach Adam instead of fused": ({}, {"fused": False}),
-    "1 thread": ({}, {"threads": 1}),
+ablations = {  # name: the recipe changed in one way
+    "batch 128": {"batch_size": 128},
+    "batch 512": {"batch_size": 512},
+    "no one-cycle (constant lr 1e-3)": {"schedule": "constant", "lr": 1e-3},
+    "one-cycle peaking at lr 1e-2": {"lr": 1e-2},
+    "1 epoch": {"num_epochs": 1},
+    "no label smoothing": {"label_smoothing": 0.0},
 }
-recipe_runs, ablation_runs = [], {name: [] for name in ablations}
+speed_only = {  # name: how the same steps are run
+    "the seed's DataLoader pipeline": {"pipeline": "lesson"},
+    "foreach Adam instead of fused": {"fused": False},
+    "1 thread": {"threads": 1},
+}
+recipe_runs, ablation_runs, speed_runs = [], {name: [] for name in ablations}, {}
 for seed in CONFIG.seeds:
     recipe_runs.append(speedrun(dataclasses.replace(CONFIG.recipe, seed=seed), precision))
-    for name, (changes, how) in ablations.items():
-        if seed in (CONFIG.ablation_seeds if changes else CONFIG.timing_seeds):
+    if seed == CONFIG.seeds[0]:
+        one_epoch = dataclasses.replace(CONFIG.recipe, seed=seed, num_epochs=1)
+        for name, how in speed_only.items():
+            speed_runs[name] = speedrun(one_epoch, **{"precision": precision, **how})
+    if seed in CONFIG.ablation_seeds:
+        for name, changes in ablations.items():
             ablation_runs[name].append(speedrun(dataclasses.replace(CONFIG.recipe, seed=seed, **changes),
-                                                **{"precision": precision, **how}))
+                                                precision))
 # --8<-- [end:ablations]
 
 # %% [markdown]
@@ -182,12 +191,19 @@ other_precision_slowdown = min(step_seconds[other_precision]) / min(step_seconds
 # %% [markdown]
 # ## The seed notebook's recipe
 #
-# Its `DataLoader` pipeline, plain Adam at a constant learning rate, fp32, up to 8
-# epochs, on one seed, stopped as soon as it reaches the target.
+# Its `DataLoader` pipeline, plain Adam at a constant learning rate, fp32, up to 12
+# epochs, on one seed. Trained to the end through that pipeline, it alone would take
+# longer than the rest of this page, so its time to the target is measured in its two
+# factors: the epochs it needs, counted on the in-memory pipeline (the same recipe on the
+# same images, shuffled in another order), times the seconds one epoch of its own
+# `DataLoader` pipeline takes.
 
 # %%
-seed_run = speedrun(CONFIG.seed_recipe, "fp32", pipeline="lesson", fused=False,
-                    stop_at=CONFIG.target)
+counted = speedrun(CONFIG.seed_recipe, "fp32", fused=False, stop_at=CONFIG.target)
+seed_epoch_seconds = speedrun(dataclasses.replace(CONFIG.seed_recipe, num_epochs=1), "fp32",
+                              pipeline="lesson", fused=False).seconds[0]
+seed_run = Run(counted.accuracy,
+               [seed_epoch_seconds * epoch for epoch in range(1, len(counted.accuracy) + 1)])
 
 # %% [markdown]
 # ## The table and the figure
@@ -208,21 +224,26 @@ def row(name: str, runs: list[Run]) -> list:
             mean_std_text(reached, digits=1, suffix="\u00a0s") if reached else "never"]
 
 
+# Each change to the speed only, on the first epoch, against the recipe's first epoch.
+slowdown = {name: run.seconds[0] / recipe_runs[0].seconds[0] for name, run in speed_runs.items()}
 target_text = format_value(CONFIG.target, "percent", 0)
 report.table(
     "ablations",
     ["run", f"reach {target_text}", "test accuracy", "training time", f"time to {target_text}"],
     [row(f"**the recipe** ({precision})", recipe_runs)]
     + [row(name, runs) for name, runs in ablation_runs.items()]
-    + [[f"{other_precision} instead of {precision}", "not trained", "–",
+    + [[name, "same steps", "–", f"{slowdown[name]:.2f}\u00a0× the first epoch's", "–"]
+       for name in speed_only]
+    + [[f"{other_precision} instead of {precision}", "same steps", "–",
         f"{other_precision_slowdown:.2f}\u00a0× per step", "–"]]
     + [row("the seed notebook's recipe (fp32)", [seed_run])],
     f"Test accuracy after the last epoch and training seconds (testing off the clock), "
     f"mean ± std over {len(CONFIG.seeds)} seeds for the recipe, {len(CONFIG.ablation_seeds)} "
-    f"for each change to the training, {len(CONFIG.timing_seeds)} for each change to its "
-    f"speed only, one run of the seed notebook's recipe; the other precision timed on "
-    f"{CONFIG.precision_steps} steps, not trained. Times measured when this page was built, "
-    f"on its machine.")
+    f"for each change to the training; a change to the speed only is timed on the first "
+    f"epoch of seed {CONFIG.seeds[0]} (against the recipe's first epoch), the other "
+    f"precision on {CONFIG.precision_steps} steps. The seed notebook's recipe: one seed, its "
+    f"epochs to the target counted on the in-memory pipeline, each costing one epoch of its "
+    f"DataLoader pipeline. Times measured when this page was built, on its machine.")
 
 # Room between the panels for the right one's labels.
 with plots.figure(1, 2, figsize=(10, 3.8), gridspec_kw={"wspace": 0.8}) as (fig, (left, right)):
@@ -264,12 +285,11 @@ report.metric("recipe_lr", CONFIG.recipe.lr, "scientific", 0)
 report.metric("recipe_label_smoothing", CONFIG.recipe.label_smoothing, "number", 1)
 report.metric("num_seeds", len(CONFIG.seeds), "count")
 report.metric("num_ablation_seeds", len(CONFIG.ablation_seeds), "count")
-report.metric("num_timing_seeds", len(CONFIG.timing_seeds), "count")
 report.metric("recipe_reached", sum(t is not None for t in recipe_times), "count")
 report.metric("recipe_accuracy", [r.accuracy[-1] for r in recipe_runs], "percent", 2)
 report.metric("recipe_min_accuracy", min(r.accuracy[-1] for r in recipe_runs), "percent", 2)
 report.metric("recipe_seconds", [r.seconds[-1] for r in recipe_runs], "seconds", 1)
-report.metric("seed_recipe_epochs", CONFIG.seed_recipe.num_epochs, "count")
+report.metric("seed_recipe_max_epochs", CONFIG.seed_recipe.num_epochs, "count")
 report.metric("seed_recipe_best", max(seed_run.accuracy), "percent", 2)
 report.metric("seed_recipe_epoch_reached", next(
     (i + 1 for i, a in enumerate(seed_run.accuracy) if a >= CONFIG.target), 0), "count")
@@ -291,10 +311,8 @@ report.metric("other_precision_slowdown", other_precision_slowdown, "number", 2,
 report.metric("precision_steps", CONFIG.precision_steps, "count")
 for name, key in [("the seed's DataLoader pipeline", "dataloader"), ("1 thread", "one_thread"),
                   ("foreach Adam instead of fused", "foreach")]:
-    # Seed by seed: each ablation against the recipe's run just before it.
-    report.metric(f"{key}_slowdown", statistics.fmean(
-        changed.seconds[-1] / recipe_runs[CONFIG.seeds.index(seed)].seconds[-1]
-        for seed, changed in zip(CONFIG.timing_seeds, ablation_runs[name])), "number", 2, timing=True)
+    report.metric(f"{key}_slowdown", slowdown[name], "number", 2, timing=True)
+report.metric("seed_epoch_seconds", seed_epoch_seconds, "seconds", 1)
 if CONFIG.check_claims:
     report.check(None not in recipe_times, f"the recipe reaches {target_text} on every seed",
                  accuracy=[r.accuracy[-1] for r in recipe_runs])

@@ -32,9 +32,9 @@ FALSE_CLAIM = ('report.check(deep_relu > deep_linear + 0.95, "ReLUs help by 95 p
                'deep_relu=deep_relu, deep_linear=deep_linear')
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory, mnist_root) -> Path:
-    folder = tmp_path_factory.mktemp("broken-claim")
+def make_project(folder: Path, old: str, new: str) -> Path:
+    """The course's code and two lessons in ``folder``, with ``old`` replaced by ``new``
+    in lessons/linear_collapse.py."""
     for code in ("mnist_tutorial", "sitebuild", "hooks", "overrides"):
         shutil.copytree(ROOT / code, folder / code,
                         ignore=shutil.ignore_patterns("__pycache__"))
@@ -44,8 +44,8 @@ def project(tmp_path_factory, mnist_root) -> Path:
         shutil.copy(ROOT / "lessons" / name, folder / "lessons" / name)
     home = folder / "lessons" / "linear_collapse.py"
     source = home.read_text(encoding="utf-8")
-    assert TRUE_CLAIM in source, "the claim this test breaks has changed: update the test"
-    home.write_text(source.replace(TRUE_CLAIM, FALSE_CLAIM), encoding="utf-8")
+    assert old in source, "the line this test breaks has changed: update the test"
+    home.write_text(source.replace(old, new), encoding="utf-8")
     docs = folder / "docs"
     for shared in ("assets", "javascripts", "stylesheets"):
         shutil.copytree(ROOT / "docs" / shared, docs / shared)
@@ -59,6 +59,11 @@ def project(tmp_path_factory, mnist_root) -> Path:
         "validation:\n  links:\n    not_found: info\n"  # links to pages left out
         f"nav:\n  - index.md\n  - {BROKEN}\n  - {OTHER}\n  - glossary.md\n", encoding="utf-8")
     return folder
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, mnist_root) -> Path:
+    return make_project(tmp_path_factory.mktemp("broken-claim"), TRUE_CLAIM, FALSE_CLAIM)
 
 
 def environment() -> dict[str, str]:
@@ -78,38 +83,72 @@ def fetch(url: str) -> str:
         return response.read().decode("utf-8")
 
 
-def test_serve_shows_the_false_claim_and_keeps_serving(project):
-    port = free_port()
-    log = project / "serve.log"
-    with open(log, "w") as out:
-        server = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "--no-livereload",
-                                   "-a", f"127.0.0.1:{port}"], cwd=project, env=environment(),
-                                  stdout=out, stderr=subprocess.STDOUT)
-    try:
+class Server:
+    """``mkdocs serve`` of a project on a free port, until the block ends."""
+
+    def __init__(self, project: Path):
+        self.project, self.port = project, free_port()
+        self.log = project / "serve.log"
+
+    def __enter__(self):
+        with open(self.log, "w") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "mkdocs", "serve", "--no-livereload", "-a",
+                 f"127.0.0.1:{self.port}"], cwd=self.project, env=environment(), stdout=out,
+                stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 300
-        while "Serving on" not in log.read_text() and time.monotonic() < deadline:
-            assert server.poll() is None, f"mkdocs serve stopped:\n{log.read_text()[-3000:]}"
+        while "Serving on" not in self.log.read_text() and time.monotonic() < deadline:
+            assert self.process.poll() is None, (
+                f"mkdocs serve stopped:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.5)
-        output = log.read_text()
-        assert "Serving on" in output, output[-3000:]
+        self.output = self.log.read_text()
+        assert "Serving on" in self.output, self.output[-3000:]
+        return self
+
+    def page(self, path: str) -> str:
+        return fetch(f"http://127.0.0.1:{self.port}/{path}")
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def test_serve_shows_the_false_claim_and_keeps_serving(project):
+    with Server(project) as server:
+        output = server.output
         # The terminal names the home, the claim and its numbers.
         assert re.search(r"ERROR +-  lessons/linear_collapse\.py: 1 claim\(s\) do not hold:\n"
                          r"  - ReLUs help by 95 points or more \(deep_relu = 0\.\d+, "
                          r"deep_linear = 0\.\d+\) \[cell \d+\]", output), output[-3000:]
-        page = fetch(f"http://127.0.0.1:{port}/lessons/linear-collapse/")
+        page = server.page("lessons/linear-collapse/")
         box = re.search(r'<div class="admonition failure result-failure".*?</div>', page, re.S)
         assert box, "the page shows no failure box"
         assert "ReLUs help by 95 points or more (deep_relu = 0." in box.group(0)
         assert re.search(r'href="\.\./\.\./notebooks/linear-collapse/#in-\d+"', box.group(0))
         # The failed run's numbers are still on its page, linked to their cells.
         assert 'data-result="linear_collapse.' in page.replace(box.group(0), "")
-        other = fetch(f"http://127.0.0.1:{port}/lessons/model/")
+        other = server.page("lessons/model/")
         assert "result-failure" not in other and 'class="result-value"' in other
         assert "run failed" not in other
-        assert server.poll() is None, "the server stopped"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        assert server.process.poll() is None, "the server stopped"
+
+
+def test_serve_shows_an_error_with_its_cell_and_marks_the_numbers_it_never_computed(
+        tmp_path):
+    project = make_project(tmp_path, 'report = Report("linear_collapse"',
+                           'raise RuntimeError("broken on purpose")\nreport = Report("linear_collapse"')
+    with Server(project) as server:
+        assert "RuntimeError: broken on purpose" in server.output
+        page = server.page("lessons/linear-collapse/")
+        box = re.search(r'<div class="admonition failure result-failure".*?</div>', page, re.S)
+        assert box and "RuntimeError: broken on purpose" in box.group(0)
+        cell = re.search(r'<a href="\.\./\.\./notebooks/linear-collapse/#in-(\d+)">cell '
+                         r'\[(\d+)\] of its notebook</a>', box.group(0))
+        assert cell and cell.group(1) == cell.group(2)
+        assert 'class="result-missing" data-result="linear_collapse' in page
+        notebook = server.page("notebooks/linear-collapse/")  # the traceback, at that cell
+        assert f'id="in-{cell.group(1)}"' in notebook and "broken on purpose" in notebook
+        assert "result-failure" not in server.page("lessons/model/")
 
 
 def test_a_strict_build_fails_naming_the_claim_and_its_numbers(project, tmp_path):

@@ -37,6 +37,9 @@ class Config:
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # the recipe's runs
     ablation_seeds: tuple[int, ...] = (0, 1)  # each change to the training, on these seeds
     target: float = 0.98  # test accuracy
+    # The seed notebook's recipe hovers right at 98 % (with some seeds it never gets there),
+    # so it is compared with the recipe where both always get.
+    compare_at: float = 0.975
     precision_steps: int = 10  # the other precision is timed on this many steps ...
     precision_rounds: int = 3  # ... this many times, alternating with this machine's
     check_claims: bool = True  # the smoke profile's runs are too short to show the claims
@@ -46,13 +49,13 @@ class Config:
 RECIPE = TrainConfig(num_epochs=2, batch_size=256, lr=5e-3, schedule="onecycle",
                      label_smoothing=0.1)
 # --8<-- [end:recipe]
-# The seed notebook's: a constant lr 1e-3, batch 256. It trained 8 epochs, which land
-# right at 98 % (the training lesson's plain recipe): allowed up to 12 here, it stops at
-# the first epoch that reaches the target.
+# The seed notebook's: a constant lr 1e-3, batch 256, 8 epochs (here up to 12: it stops
+# at the first epoch that reaches `compare_at`).
 SEED_RECIPE = TrainConfig.recipe("plain", num_epochs=12)
 FULL = Config(RECIPE, SEED_RECIPE)
 SMOKE = Config(RECIPE.smoke(), SEED_RECIPE.smoke(), seeds=(0, 1), ablation_seeds=(0, 1),
-               target=0.3, precision_steps=5, precision_rounds=2, check_claims=False)
+               target=0.3, compare_at=0.3, precision_steps=5, precision_rounds=2,
+               check_claims=False)
 CONFIG = FULL if current_profile() == "full" else SMOKE
 
 device = pick_device()
@@ -191,15 +194,16 @@ other_precision_slowdown = min(step_seconds[other_precision]) / min(step_seconds
 # %% [markdown]
 # ## The seed notebook's recipe
 #
-# Its `DataLoader` pipeline, plain Adam at a constant learning rate, fp32, up to 12
-# epochs, on one seed. Trained to the end through that pipeline, it alone would take
-# longer than the rest of this page, so its time to the target is measured in its two
-# factors: the epochs it needs, counted on the in-memory pipeline (the same recipe on the
-# same images, shuffled in another order), times the seconds one epoch of its own
-# `DataLoader` pipeline takes.
+# Its `DataLoader` pipeline, plain Adam at a constant learning rate, fp32, on one seed.
+# Its 8 epochs end right at 98 %, above on some seeds and below on others, so it is
+# compared with the recipe at 97.5 %, which both reach on every seed. Trained through its
+# own pipeline it alone would take longer than the rest of this page, so its time is
+# measured in its two factors: the epochs it needs, counted on the in-memory pipeline (the
+# same recipe on the same images, shuffled in another order), times the seconds one epoch
+# of its `DataLoader` pipeline takes.
 
 # %%
-counted = speedrun(CONFIG.seed_recipe, "fp32", fused=False, stop_at=CONFIG.target)
+counted = speedrun(CONFIG.seed_recipe, "fp32", fused=False, stop_at=CONFIG.compare_at)
 seed_epoch_seconds = speedrun(dataclasses.replace(CONFIG.seed_recipe, num_epochs=1), "fp32",
                               pipeline="lesson", fused=False).seconds[0]
 seed_run = Run(counted.accuracy,
@@ -235,21 +239,20 @@ report.table(
     + [[name, "same steps", "–", f"{slowdown[name]:.2f}\u00a0× the first epoch's", "–"]
        for name in speed_only]
     + [[f"{other_precision} instead of {precision}", "same steps", "–",
-        f"{other_precision_slowdown:.2f}\u00a0× per step", "–"]]
-    + [row("the seed notebook's recipe (fp32)", [seed_run])],
+        f"{other_precision_slowdown:.2f}\u00a0× per step", "–"]],
     f"Test accuracy after the last epoch and training seconds (testing off the clock), "
     f"mean ± std over {len(CONFIG.seeds)} seeds for the recipe, {len(CONFIG.ablation_seeds)} "
     f"for each change to the training; a change to the speed only is timed on the first "
     f"epoch of seed {CONFIG.seeds[0]} (against the recipe's first epoch), the other "
-    f"precision on {CONFIG.precision_steps} steps. The seed notebook's recipe: one seed, its "
-    f"epochs to the target counted on the in-memory pipeline, each costing one epoch of its "
-    f"DataLoader pipeline. Times measured when this page was built, on its machine.")
+    f"precision on {CONFIG.precision_steps} steps. Times measured when this page was built, "
+    f"on its machine.")
 
 # Room between the panels for the right one's labels.
 with plots.figure(1, 2, figsize=(10, 3.8), gridspec_kw={"wspace": 0.8}) as (fig, (left, right)):
     for label, run in [("seed notebook's recipe", seed_run), ("speedrun recipe", recipe_runs[0])]:
         left.plot(run.seconds, [100 * a for a in run.accuracy], marker="o", label=label)
     left.axhline(100 * CONFIG.target, color="#546e7a", linestyle="--", linewidth=1)
+    left.axhline(100 * CONFIG.compare_at, color="#546e7a", linestyle=":", linewidth=1)
     left.set(xscale="log", xlabel="training seconds (log scale)", ylabel="test accuracy (%)",
              title="One point per epoch")
     left.legend(loc="lower right")
@@ -267,10 +270,12 @@ with plots.figure(1, 2, figsize=(10, 3.8), gridspec_kw={"wspace": 0.8}) as (fig,
     report.figure(
         "speedrun", fig,
         alt="Left: test accuracy against training seconds on a log scale, one point per "
-            "epoch, for the seed notebook's recipe and the speedrun recipe, with a dashed "
-            "line at 98 %. Right: horizontal bars of the training time of the recipe and of "
+            "epoch, for the seed notebook's recipe (up to the epoch that reaches 97.5 %) and "
+            "the speedrun recipe, with a dashed line at 98 % and a dotted one at 97.5 %. Right: horizontal bars of the training time of the recipe and of "
             "each ablation, labelled with the test accuracy each ends at.",
-        caption="Left: the seed notebook's recipe against the speedrun recipe (seed 0). "
+        caption="Left: the seed notebook's recipe, up to the epoch that reaches 97.5 % (its "
+                "epochs counted on the in-memory pipeline, each costing one epoch of its "
+                "DataLoader), against the speedrun recipe (seed 0). "
                 "Right: the recipe and each change to it, mean over the seeds.")
 
 # %% [markdown]
@@ -278,7 +283,10 @@ with plots.figure(1, 2, figsize=(10, 3.8), gridspec_kw={"wspace": 0.8}) as (fig,
 
 # %%
 recipe_times = [r.time_to(CONFIG.target) for r in recipe_runs]
-seed_time = seed_run.time_to(CONFIG.target)
+compare_text = format_value(CONFIG.compare_at, "percent", 1)
+compare_times = [r.time_to(CONFIG.compare_at) for r in recipe_runs]
+seed_time = seed_run.time_to(CONFIG.compare_at)
+report.metric("compare_at", CONFIG.compare_at, "percent", 1)
 report.metric("recipe_epochs", CONFIG.recipe.num_epochs, "count")
 report.metric("recipe_batch_size", CONFIG.recipe.batch_size, "count")
 report.metric("recipe_lr", CONFIG.recipe.lr, "scientific", 0)
@@ -290,19 +298,21 @@ report.metric("recipe_accuracy", [r.accuracy[-1] for r in recipe_runs], "percent
 report.metric("recipe_min_accuracy", min(r.accuracy[-1] for r in recipe_runs), "percent", 2)
 report.metric("recipe_seconds", [r.seconds[-1] for r in recipe_runs], "seconds", 1)
 report.metric("seed_recipe_max_epochs", CONFIG.seed_recipe.num_epochs, "count")
-report.metric("seed_recipe_best", max(seed_run.accuracy), "percent", 2)
+report.metric("seed_recipe_accuracy", seed_run.accuracy[-1], "percent", 2)
 report.metric("seed_recipe_epoch_reached", next(
-    (i + 1 for i, a in enumerate(seed_run.accuracy) if a >= CONFIG.target), 0), "count")
-if seed_time is not None and None not in recipe_times:
+    (i + 1 for i, a in enumerate(seed_run.accuracy) if a >= CONFIG.compare_at), 0), "count")
+if seed_time is not None and None not in compare_times:
     report.metric("seed_time_to_target", seed_time, "seconds", 1)
-    report.metric("speedup", seed_time / statistics.fmean(recipe_times), "number", 0, timing=True)
+    report.metric("recipe_time_to_compare", compare_times, "seconds", 1)
+    report.metric("speedup", seed_time / statistics.fmean(compare_times), "number", 0, timing=True)
     # The speed-up is fewer epochs times faster epochs.
-    seed_epochs = seed_run.accuracy.index(next(a for a in seed_run.accuracy if a >= CONFIG.target)) + 1
-    recipe_epochs = statistics.fmean(r.seconds.index(t) + 1 for r, t in zip(recipe_runs, recipe_times))
+    seed_epochs = len(seed_run.accuracy)  # it stopped at the first epoch that got there
+    recipe_epochs = statistics.fmean(r.seconds.index(t) + 1 for r, t in zip(recipe_runs, compare_times))
     report.metric("epochs_ratio", seed_epochs / recipe_epochs, "number", 1)
-    report.metric("epoch_speedup", (seed_time / seed_epochs)
-                  / statistics.fmean(t / (r.seconds.index(t) + 1) for r, t in zip(recipe_runs, recipe_times)),
-                  "number", 1, timing=True)
+    recipe_epoch_seconds = statistics.fmean(t / (r.seconds.index(t) + 1)
+                                            for r, t in zip(recipe_runs, compare_times))
+    report.metric("epoch_speedup", seed_time / seed_epochs / recipe_epoch_seconds, "number", 1,
+                  timing=True)
 no_smoothing = ablation_runs["no label smoothing"]
 report.metric("no_smoothing_accuracy", [r.accuracy[-1] for r in no_smoothing], "percent", 2)
 report.metric("one_epoch_accuracy", [r.accuracy[-1] for r in ablation_runs["1 epoch"]],
@@ -322,7 +332,8 @@ if CONFIG.check_claims:
     report.check_gain([r.accuracy[-1] for r in recipe_runs],
                       [r.accuracy[-1] for r in no_smoothing],
                       "label smoothing raises the test accuracy by more than 2 standard errors")
-    report.check(seed_time is None or seed_time > 5 * statistics.fmean(recipe_times),
-                 f"the seed notebook's recipe takes more than 5 times as long to reach "
-                 f"{target_text}", seed_seconds=seed_time, recipe_seconds=recipe_times)
+    report.check(seed_time is not None and None not in compare_times
+                 and seed_time > 3 * statistics.fmean(compare_times),
+                 f"the seed notebook's recipe takes more than 3 times as long as the recipe to "
+                 f"reach {compare_text}", seed_seconds=seed_time, recipe_seconds=compare_times)
 report.finish()

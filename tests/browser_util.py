@@ -335,22 +335,34 @@ class LinkChecker:
 
 
 def search(page, term: str) -> list[str]:
-    """Type ``term`` into Material's search box; return the titles of the results (maybe [])."""
+    """Type ``term`` into Material's search box; return the titles of the results (maybe []).
+
+    Material reads the box on keyup and answers each query asynchronously, so typing key by
+    key leaves answers to prefixes of ``term`` on the screen for a moment. Instead the box
+    is emptied (a keyup Material sees: it shows its placeholder once the index is loaded),
+    then filled with the whole term and one keyup sent: the next answer is ``term``'s.
+    """
     box = page.locator("input.md-search__input")
+    meta = page.locator(".md-search-result__meta")
     box.click(force=True)
     box.fill("")
-    box.press_sequentially(term)
-    # The meta line says "Initializing search" / "Type to start searching" until it answers,
-    # then "N matching documents"; the items it counts are drawn a moment later.
+    box.press("End")
     page.wait_for_function(
-        """term => {
-          const input = document.querySelector("input.md-search__input");
-          const meta = document.querySelector(".md-search-result__meta");
-          if (input.value !== term || !meta || /initializing/i.test(meta.textContent)) return false;
-          if (/no matching/i.test(meta.textContent)) return true;
-          return /match/i.test(meta.textContent)
-            && document.querySelector(".md-search-result__item .md-search-result__article") !== null;
-        }""", arg=term, timeout=15_000)
+        """() => /type to start/i.test(
+             document.querySelector(".md-search-result__meta")?.textContent ?? "")""",
+        timeout=15_000)
+    box.fill(term)
+    box.press("End")
+    page.wait_for_function(
+        """() => {
+          const meta = document.querySelector(".md-search-result__meta").textContent;
+          if (/no matching/i.test(meta)) return true;
+          const titles = [...document.querySelectorAll(
+            ".md-search-result__item .md-search-result__article h1")];
+          return /match/i.test(meta) && titles.some(title => title.textContent.trim());
+        }""", timeout=15_000)
+    if re.search("no matching", meta.inner_text(), re.I):
+        return []
     return page.locator(".md-search-result__item .md-search-result__article h1, "
                         ".md-search-result__item .md-search-result__article h2").all_inner_texts()
 

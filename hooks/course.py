@@ -32,6 +32,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
 import posixpath
 import re
 import subprocess
@@ -51,7 +52,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from mnist_tutorial.config import current_profile  # noqa: E402
-from sitebuild import cache, homes, run  # noqa: E402
+from sitebuild import background, cache, homes, run, share  # noqa: E402
 
 log = logging.getLogger("mkdocs.hooks.course")
 # Under `mkdocs serve` a failed home is reported on this logger: outside "mkdocs.", so that
@@ -61,6 +62,7 @@ if not serve_log.handlers:
     _handler = logging.StreamHandler()
     _handler.setFormatter(logging.Formatter("%(levelname)-8s-  %(message)s"))
     serve_log.addHandler(_handler)
+    serve_log.setLevel(logging.INFO)
     serve_log.propagate = False
 
 SHORTCODE = re.compile(r"<!--\s*(metric|figure|table|provenance|course_map)\s+([a-z0-9_]+)"
@@ -96,15 +98,32 @@ BLOCK = "MNISTRESULTBLOCK{}END"  # stands in for a figure/table until the HTML e
 BLOCK_IN_HTML = re.compile(r"(?:<p>\s*)?MNISTRESULTBLOCK(\d+)END(?:\s*</p>)?")
 KINDS = {"metric": "metrics", "figure": "figures", "table": "tables", "provenance": None}
 GENERATED, NOTEBOOKS, DOWNLOADS = "generated", "notebooks", "downloads"
+GENERATED_LINK = re.compile(rf"{GENERATED}/([a-z0-9_]+)/([\w.-]+)")
 PAGES_BRANCH = "gh-pages"  # where the deploy workflow publishes the built site
 
 _state: dict = {}
 
 
 def on_startup(command: str, dirty: bool) -> None:
-    """``mkdocs serve`` keeps serving when a home fails (the page shows why);
-    ``mkdocs build`` stops with the home, the claim and its numbers."""
+    """``mkdocs serve`` serves at once and runs the homes behind the pages
+    (``sitebuild.background``; with ``--no-livereload``, which could not show a run that
+    ends later, it runs them first), and keeps serving when a home fails (the page shows why);
+    ``mkdocs build`` runs every home first and stops with the home, the claim and its
+    numbers."""
     _state["serving"] = command == "serve"
+
+
+def on_serve(server, config, builder):
+    """A finished background run touches a file in this folder: MkDocs rebuilds and the
+    open pages reload with its results."""
+    folder = background.signal_folder()
+    server.watch(str(folder))
+    background.touch(folder)  # a run that ended before the watch began
+    return server
+
+
+def on_shutdown() -> None:
+    run.stop_kernels()
 
 
 def on_config(config):
@@ -116,7 +135,7 @@ def on_config(config):
     if repo and not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
         raise PluginError(f"extra.github_repo must look like OWNER/NAME, not {repo!r}")
     _state.update(profile=profile, repo=repo, reports={}, provenance={}, notebook_files={},
-                  homes={}, failures={})
+                  homes={}, failures={}, pending={})
     config.extra["mnist_profile"] = profile
     return config
 
@@ -169,11 +188,21 @@ def on_files(files: Files, config) -> Files:
         if page.src_uri.endswith(".md"):
             _malformed(page.content_string, page.src_uri)
     serving = _state.get("serving", False)
+    names = [h.name for h in found.values() if h.page]
     try:
-        entries, failures = run.build_all(_state["profile"],
-                                          [h.name for h in found.values() if h.page],
-                                          log=log.info, homes=found, keep_going=serving)
-    except (homes.HomeError, run.BuildError, RuntimeError) as error:
+        if serving and "--no-livereload" not in sys.argv:
+            entries, failures = _serve(found, names)
+            _stand_ins_for_pending_assets(config, files)
+        elif serving:  # no live reload: a page could not show a run that ends later
+            entries, failures = run.build_all(_state["profile"], names, log=log.info,
+                                              homes=found, keep_going=True)
+        else:
+            if os.environ.get(background.ONLY_ENV):
+                raise PluginError(f"{background.ONLY_ENV} is for `mkdocs serve`: a build runs "
+                                  f"every page. Unset it to build.")
+            entries, failures = run.build_all(_state["profile"], names, log=log.info,
+                                              homes=found)
+    except (homes.HomeError, run.BuildError, RuntimeError, ValueError) as error:
         raise PluginError(str(error)) from None
 
     course = _course_address()
@@ -222,7 +251,53 @@ def on_files(files: Files, config) -> Files:
     document = {"profile": _state["profile"], "homes": public}
     files.append(File.generated(config, "results.json",
                                 content=json.dumps(document, indent=1, sort_keys=True)))
+    if not serving:
+        _publish_runs(config, files, found, entries)
     return files
+
+
+def _serve(found: dict, names: list[str]) -> tuple[dict, dict]:
+    """Under ``mkdocs serve``: what is cached now, and the rest handed to the background
+    runner (only what ``$MNIST_TUTORIAL_ONLY`` names, if set)."""
+    allowed = background.only(found)
+    entries, failures, pending, keys = background.status(_state["profile"], found, names,
+                                                         log.info)
+    runner = background.runner(_state["profile"], serve_log.info)
+    runner.finished = lambda: background.touch(background.signal_folder())
+    to_run = [name for name in pending if allowed is None or name in allowed]
+    runner.request(found, to_run, keys)
+    _state["pending"] = {name: runner if name in to_run else None for name in pending}
+    for name in pending:
+        _state["homes"][name] = found[name]
+    if to_run:
+        serve_log.info(f"{len(to_run)} page(s) wait for their runs: "
+                       f"{', '.join(to_run)}")
+    return entries, failures
+
+
+def _stand_ins_for_pending_assets(config, files: Files) -> None:
+    """A page links the files its run publishes (``generated/<home>/<file>``, for its
+    scripts); until a pending run has made them, empty stand-ins keep the links valid."""
+    wanted = set()
+    for page in files.documentation_pages():
+        for name, filename in GENERATED_LINK.findall(page.content_string):
+            if name in _state["pending"]:
+                wanted.add(f"{GENERATED}/{name}/{filename}")
+    for src_uri in sorted(wanted):
+        files.append(File.generated(config, src_uri, content=b""))
+
+
+def _publish_runs(config, files: Files, found: dict, entries: dict) -> None:
+    """The runs this build used, as ``runs/<home>/<key>.tar.gz`` and ``runs/index.json``
+    (``sitebuild.share``): ``python -m sitebuild fetch`` brings them back into a cache."""
+    plan = share.local_plan(found, _state["profile"], cache.device_kind())
+    archives = {name: share.pack(entry) for name, entry in entries.items()}
+    for name, archive in archives.items():
+        files.append(File.generated(config, share.archive_path(name, entries[name].manifest["key"]),
+                                    content=archive))
+    document = share.index(_state["profile"], entries, {name: plan[name][1] for name in entries},
+                           archives)
+    files.append(File.generated(config, share.INDEX, content=json.dumps(document, indent=1)))
 
 
 # ---------------------------------------------------------------- rendering
@@ -241,6 +316,7 @@ def provenance_text(p: dict) -> str:
         f"seed{'s' if seeds and len(seeds) > 1 else ''} {', '.join(map(str, seeds))}" if seeds else None,
         None if failed else f"{p['wall_time_s']:.1f} s",
         p["date"][:10],
+        "fetched from the published site" if p.get("origin") else None,
     ]
     return " · ".join(part for part in parts if part)
 
@@ -259,6 +335,8 @@ def _check(kind: str, name: str, key: str | None, where: str) -> bool:
     for a result that a failed run (under ``mkdocs serve``) did not record."""
     code = f"<!-- {kind} {name}{'.' + key if key else ''} -->"
     section = KINDS[kind]
+    if name in _state["pending"]:
+        return False
     if name in _state["failures"] and (name not in _state["reports"] or (
             section is not None and key not in _state["reports"][name][section])):
         return False
@@ -279,13 +357,40 @@ def _check(kind: str, name: str, key: str | None, where: str) -> bool:
 
 
 def _missing(kind: str, name: str, key: str | None) -> str:
-    """What stands in for a result that a failed run did not record."""
+    """What stands in for a result that a failed run did not record, or that a pending
+    run has not recorded yet."""
     ref = f"{name}.{key}" if key else name
+    if name in _state["pending"]:
+        title = f"lessons/{name}.py has not run yet: see the box at the top of its page"
+        if kind in ("metric", "provenance"):
+            return (f'<span class="result-pending" data-result="{ref}" '
+                    f'title="{html.escape(title)}">[{html.escape(ref)}: pending]</span>')
+        return f'<p class="result-pending" data-result="{ref}">{html.escape(title)}.</p>'
     title = f"lessons/{name}.py failed before it recorded {ref}: see the box at the top of its page"
     if kind in ("metric", "provenance"):
         return (f'<span class="result-missing" data-result="{ref}" title="{html.escape(title)}">'
                 f"[{html.escape(ref)}: run failed]</span>")
     return f'<p class="result-missing" data-result="{ref}">{html.escape(title)}.</p>'
+
+
+def pending_box(name: str) -> str:
+    """The box at the top of a page whose run is pending under ``mkdocs serve``."""
+    runner = _state["pending"][name]
+    where = html.escape(_state["homes"][name].where)
+    progress = runner.progress(name) if runner is not None else None
+    if runner is None:
+        body = (f"<p><code>{where}</code> has no cached run, and "
+                f"<code>{background.ONLY_ENV}</code> leaves it out: its numbers and figures "
+                f"are not shown. Add it to that list (or unset it) to run it.</p>")
+    elif progress is None:  # it ended between the status and this page
+        body = f"<p><code>{where}</code> has just finished: this page reloads.</p>"
+    else:
+        k, n, left = progress
+        eta = f"about {left:.0f} s left" if left is not None else "no earlier run to time it by"
+        body = (f"<p><code>{where}</code> runs in the background: run {k} of {n}, {eta}. "
+                f"This page reloads with its numbers and figures when it ends.</p>")
+    return (f'<div class="admonition info result-pending-box" role="status" data-result="{name}">'
+            f'<p class="admonition-title">This page\'s run is in progress</p>{body}</div>')
 
 
 def failure_box(name: str, page) -> str:
@@ -451,6 +556,9 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     head = [_buttons(home)] if home.name in _state["notebook_files"] else []
     if home.name in _state["failures"]:
         blocks.append(failure_box(home.name, page))
+        head.append(BLOCK.format(len(blocks) - 1))
+    elif home.name in _state["pending"]:
+        blocks.append(pending_box(home.name))
         head.append(BLOCK.format(len(blocks) - 1))
     lines = markdown.splitlines()
     for i, line in enumerate(lines):

@@ -6,6 +6,7 @@
     python -m sitebuild verify model data         rerun from scratch, compare every number
     python -m sitebuild verify --other-seeds      rerun with seeds shifted by 1000: which claims flip?
     python -m sitebuild prune site/results.json   keep only the entries that built site used
+    python -m sitebuild fetch [URL]               the published site's runs of unchanged homes
     MNIST_TUTORIAL_PROFILE=smoke python -m sitebuild run     all homes, smoke profile
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 from mnist_tutorial.config import current_profile
 from mnist_tutorial.report import claim_text
 
-from . import cache, reseed
+from . import cache, reseed, share
 from .homes import HomeError, discover, in_order
 from .run import PROFILES, BuildError, build
 from .verify import other_seeds, verify
@@ -52,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
                                               "site's results.json, every entry it did not use")
     prune.add_argument("results", nargs="?", help="a built site's results.json (if it is "
                                                   "missing, every entry is kept)")
+    fetch = commands.add_parser("fetch", help="download the published runs whose keys match "
+                                              "the local code into the cache (checked as "
+                                              "the cache checks its own); list what must run here")
+    fetch.add_argument("url", nargs="?", default=share.default_url(),
+                       help=f"the published site (default: ${share.RUNS_URL_ENV}, else "
+                            f"${share.SITE_URL_ENV})")
     args = parser.parse_args(argv)
     try:
         if args.command == "list":
@@ -67,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "prune":
             return _prune(args.results)
+        if args.command == "fetch":
+            return _fetch(args.url, args.profile)
         if args.command == "verify" and args.other_seeds:
             return _other_seeds(args)
         if args.command == "verify":
@@ -109,6 +118,28 @@ def _prune(results: str | None) -> int:
     removed = cache.prune(list(discover(complete=False)), used)
     print(f"pruned {removed} entries from {cache.cache_dir()}")
     return 0
+
+
+def _fetch(url: str | None, profile: str) -> int:
+    if not url:
+        print(f"error: no address to fetch from: pass the published site's URL, or set "
+              f"{share.RUNS_URL_ENV}", file=sys.stderr)
+        return 2
+    try:
+        result = share.fetch(url, discover(), profile, log=lambda line: print(line, file=sys.stderr))
+    except share.FetchError as error:
+        print(f"error: {error}: nothing fetched (the build runs every uncached home here)",
+              file=sys.stderr)
+        return 1
+    total = len(result.fetched) + len(result.cached) + len(result.to_run)
+    print(f"fetched {len(result.fetched)} runs ({result.downloaded_bytes / 1e6:.1f} MB) from "
+          f"{url}; {len(result.cached)} were cached already; {len(result.to_run)} of {total} "
+          f"pages must run here{':' if result.to_run else ''}")
+    for name, reason in result.to_run.items():
+        print(f"  {name:24} {reason}")
+    for name, reason in result.rejected.items():
+        print(f"REJECTED {name}: {reason}", file=sys.stderr)
+    return 1 if result.rejected else 0
 
 
 def _other_seeds(args) -> int:

@@ -12,8 +12,15 @@ The key hashes everything that decides the run's numbers: the home's source, the
 of each package module it imports (directly or not, which pins the data's checksums that
 ``mnist_tutorial/data.py`` holds), the keys of the homes it uses, the profile, torch's
 release (``torch_release``: the CUDA and the CPU wheel of one release share entries) and
-the kind of device torch picks. Editing one home reruns that home and those that use it,
-nothing else.
+the kind of device torch picks with the precision it trains in. Editing one home reruns
+that home and those that use it, nothing else.
+
+The key leaves out what does not change a run's numbers, so that a run made on one
+machine answers on another (``sitebuild.share`` publishes runs with the site and fetches
+them back): the machine, its CPU model (site builds train in fp32 unless
+``$MNIST_TUTORIAL_PRECISION`` says otherwise: bf16 would tie results to the CPU's
+instructions) and the Python version (the numbers come from torch, numpy and the
+standard library's seeded ``random``, whose sequences Python keeps stable).
 
 An entry is built in a temporary folder and renamed into place in one step, so an
 interrupted build leaves no half-written entry. On load every file is checked against
@@ -27,7 +34,6 @@ import hashlib
 import importlib.metadata
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -41,6 +47,8 @@ CACHE_ENV = "MNIST_TUTORIAL_CACHE"
 DEVICE_ENV = "MNIST_TUTORIAL_DEVICE"
 PRECISION_ENV = "MNIST_TUTORIAL_PRECISION"
 SCHEMA = 1  # bump when the layout of an entry changes
+SITE_PRECISION = "fp32"  # what site builds train in unless $MNIST_TUTORIAL_PRECISION says
+ORIGIN = "origin.json"  # beside a fetched entry's files: where it came from (not digested)
 ENTRY_FILES = ("report.json", "notebook.ipynb")
 
 
@@ -81,9 +89,11 @@ def device_kind() -> str:
     Asked of torch in a child process (importing torch here would slow every rebuild) and
     remembered until the machine reboots, the torch version or the settings change. The
     build's kernels are told the precision (``$MNIST_TUTORIAL_PRECISION``), so that every home of a
-    build trains in the one its cache key names.
+    build trains in the one its cache key names: ``SITE_PRECISION`` unless
+    ``$MNIST_TUTORIAL_PRECISION`` is set (``auto`` lets the kernel's probe choose).
     """
-    requested = " ".join(os.environ.get(name, "auto") or "auto" for name in (DEVICE_ENV, PRECISION_ENV))
+    requested = " ".join([os.environ.get(DEVICE_ENV) or "auto",
+                          os.environ.get(PRECISION_ENV) or SITE_PRECISION])
     try:
         boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
@@ -120,19 +130,22 @@ def device_kind() -> str:
 
 
 def _ask_torch(requested: str) -> str:
+    device, precision = requested.split()
     probe = subprocess.run(
         [sys.executable, "-c", "from mnist_tutorial.training import pick_device, pick_precision; "
                                "device = pick_device(); print(device.type, pick_precision(device))"],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        capture_output=True, text=True,
+        env={**os.environ, DEVICE_ENV: device, PRECISION_ENV: precision, "PYTHONPATH": str(ROOT)})
     if probe.returncode != 0:
         raise RuntimeError(f"{DEVICE_ENV} {PRECISION_ENV} = {requested!r}: "
                            f"{probe.stderr.strip().splitlines()[-1]}")
     return probe.stdout.strip()
 
 
-def key(home: Home, profile: str, used: dict[str, str], device: str) -> str:
-    """The cache key of ``home``'s run; ``used`` maps each home it uses to its key."""
-    blob = {
+def key_inputs(home: Home, profile: str, used: dict[str, str], device: str) -> dict:
+    """What ``home``'s key hashes; ``used`` maps each home it uses to its key. Published
+    with each shared run, so that ``fetch`` can say why a local key differs."""
+    return {
         "schema": SCHEMA,
         "home": sha256(home.path.read_bytes()),
         "library": {path.name: sha256(path.read_bytes())
@@ -142,9 +155,16 @@ def key(home: Home, profile: str, used: dict[str, str], device: str) -> str:
         "profile": profile,
         "device": device,
         "torch": torch_release(),
-        "python": platform.python_version_tuple()[:2],
     }
-    return sha256(json.dumps(blob, sort_keys=True).encode())[:32]
+
+
+def key_of(inputs: dict) -> str:
+    return sha256(json.dumps(inputs, sort_keys=True).encode())[:32]
+
+
+def key(home: Home, profile: str, used: dict[str, str], device: str) -> str:
+    """The cache key of ``home``'s run; ``used`` maps each home it uses to its key."""
+    return key_of(key_inputs(home, profile, used, device))
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -185,7 +205,29 @@ class Entry:
 
     @property
     def provenance(self) -> dict:
-        return {**self.report["provenance"], **self.manifest["provenance"]}
+        """How the run was made; with ``origin`` (the site's address) if it was fetched."""
+        origin = self.path / ORIGIN
+        fetched = json.loads(origin.read_text(encoding="utf-8")) if origin.is_file() else {}
+        return {**self.report["provenance"], **self.manifest["provenance"], **fetched}
+
+
+def verified(path: Path) -> Entry:
+    """The entry in ``path``; raises (OSError, ValueError, KeyError, TypeError) unless every
+    file matches the manifest's digest and the report has a report's shape."""
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    for relative, digest in manifest["digests"].items():
+        if _file_digest(path / relative) != digest:
+            raise ValueError(f"{relative} does not match its digest")
+    entry = Entry(path, manifest)
+    shape = {"metrics": dict, "tables": dict, "figures": dict, "claims": list, "provenance": dict}
+    if not isinstance(entry.report, dict) or not all(
+            isinstance(entry.report.get(section), kind) for section, kind in shape.items()):
+        raise ValueError("report.json is not a report (metrics, tables, figures, claims, "
+                         "provenance)")
+    for asset in entry.report.get("assets", {}).values():
+        if manifest["digests"].get(f"assets/{asset['file']}") != asset["sha256"]:
+            raise ValueError(f"the report's asset {asset['file']} is missing or differs")
+    return entry
 
 
 def entry_path(name: str, key_: str) -> Path:
@@ -201,20 +243,7 @@ def load(name: str, key_: str, log=None) -> Entry | None:
     except PermissionError:  # an unreadable cache is a miss; storing the run will say more
         return None
     try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-        for relative, digest in manifest["digests"].items():
-            if _file_digest(path / relative) != digest:
-                raise ValueError(f"{relative} does not match its digest")
-        entry = Entry(path, manifest)
-        shape = {"metrics": dict, "tables": dict, "figures": dict, "claims": list, "provenance": dict}
-        if not isinstance(entry.report, dict) or not all(
-                isinstance(entry.report.get(section), kind) for section, kind in shape.items()):
-            raise ValueError("report.json is not a report (metrics, tables, figures, claims, "
-                             "provenance)")
-        for asset in entry.report.get("assets", {}).values():
-            if manifest["digests"].get(f"assets/{asset['file']}") != asset["sha256"]:
-                raise ValueError(f"the report's asset {asset['file']} is missing or differs")
-        return entry
+        return verified(path)
     except (OSError, ValueError, KeyError, TypeError) as error:
         damaged = cache_dir() / ".damaged" / f"{name}-{key_}-{int(time.time())}"
         try:

@@ -185,6 +185,20 @@ def _failure(home: Home, error: Exception, nb: nbformat.NotebookNode,
     return BuildError(message, home=home.name, report=report, notebook=nb, cell=cell)
 
 
+LIVE_KERNELS: set[KernelManager] = set()  # kernels running now (on any thread)
+
+
+def stop_kernels() -> None:
+    """Kill every kernel running now (``mkdocs serve`` shutting down with a run going)."""
+    for kernel in list(LIVE_KERNELS):
+        pgid = getattr(kernel.provisioner, "pgid", None)
+        if pgid:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
 def _run_interruptibly(client: NotebookClient, kernel: KernelManager, env: dict) -> None:
     """``client.execute(env=env)``, stopped cleanly by Ctrl-C.
 
@@ -199,6 +213,7 @@ def _run_interruptibly(client: NotebookClient, kernel: KernelManager, env: dict)
     this loop happens to be.
     """
     failure: list[BaseException] = []
+    LIVE_KERNELS.add(kernel)
     in_a_cell = threading.Event()  # set once the kernel has answered and runs the first cell
     client.on_cell_start = lambda cell, cell_index: in_a_cell.set()
 
@@ -239,6 +254,7 @@ def _run_interruptibly(client: NotebookClient, kernel: KernelManager, env: dict)
                         pass
                     signalled = now
     finally:
+        LIVE_KERNELS.discard(kernel)
         if live:
             signal.signal(signal.SIGINT, previous)
     if presses:

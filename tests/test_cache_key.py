@@ -53,3 +53,22 @@ def test_the_device_stays_in_the_key(monkeypatch, home):
     monkeypatch.setattr(cache.importlib.metadata, "version",
                         lambda name: "2.14.1+cu130" if name == "torch" else real(name))
     assert cache.key(home, "smoke", {}, "cuda fp32") != cache.key(home, "smoke", {}, "cpu fp32")
+
+
+def test_site_builds_train_in_fp32_unless_the_setting_says_otherwise(monkeypatch, tmp_path):
+    # fp32 runs match across CPUs, so a published run answers for a local one (bf16's
+    # results depend on the CPU's instructions); `auto` still lets the probe choose.
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
+    monkeypatch.delenv(cache.PRECISION_ENV, raising=False)
+    monkeypatch.delenv(cache.DEVICE_ENV, raising=False)
+    asked = []
+    monkeypatch.setattr(cache, "_ask_torch", lambda requested: asked.append(requested) or "cpu x")
+    cache.device_kind()
+    monkeypatch.setenv(cache.PRECISION_ENV, "auto")
+    cache.device_kind()
+    assert asked == ["auto fp32", "auto auto"]
+
+
+def test_the_probe_trains_in_the_precision_it_is_told():
+    assert cache._ask_torch("cpu fp32") == "cpu fp32"
+    assert cache._ask_torch("cpu bf16") == "cpu bf16"

@@ -208,9 +208,12 @@ def _run_interruptibly(client: NotebookClient, kernel: KernelManager, env: dict)
     runs on a worker thread here, and Ctrl-C interrupts the kernel instead: its cell
     raises, the client returns, and KeyboardInterrupt follows. A kernel that has not begun
     a cell is still starting up (a SIGINT then prints a traceback from its imports): it is
-    interrupted in its first cell. A second Ctrl-C, or 10 s without an end, kills it.
-    While it runs, Ctrl-C is counted by a handler of ours rather than raised wherever
-    this loop happens to be.
+    interrupted in its first cell. A second Ctrl-C, 3 s after the interrupt without an
+    end, or 10 s without a cell kills it: a SIGINT that reaches the kernel while it
+    receives a cell makes it drop that request ("KeyboardInterrupt caught in kernel"), and
+    the client then waits for a reply that never comes, blocking its thread; that thread
+    is left behind (a daemon) 2 s after the kill. While it runs, Ctrl-C is counted by a
+    handler of ours rather than raised wherever this loop happens to be.
     """
     failure: list[BaseException] = []
     LIVE_KERNELS.add(kernel)
@@ -238,21 +241,33 @@ def _run_interruptibly(client: NotebookClient, kernel: KernelManager, env: dict)
     previous = signal.signal(signal.SIGINT, count) if live else None
     worker = threading.Thread(target=work, name="home-kernel", daemon=True)
     worker.start()
+    def send(pgid: int, signum: int) -> None:
+        try:
+            os.killpg(pgid, signum)
+        except OSError:  # it has just exited
+            pass
+
     try:
-        signalled = 0.0
+        signalled = 0.0  # the last SIGINT
+        interrupted = killed = None  # when the first SIGINT, and the SIGKILL, went
         while worker.is_alive():
             worker.join(0.2)
             pgid = getattr(kernel.provisioner, "pgid", None)
             now = time.monotonic()
-            if presses and pgid and now - signalled > 1:
+            if not presses or not pgid:
+                continue
+            if killed is not None:
+                if now - killed > 2:
+                    break  # the client waits for a reply the dead kernel never sends
+            elif (len(presses) > 1 or now - presses[0] > 10
+                  or (interrupted is not None and now - interrupted > 3)):
+                send(pgid, signal.SIGKILL)
+                killed = now
+            elif in_a_cell.is_set() and now - signalled > 1:
                 # Repeated once a second: an idle kernel ignores SIGINT, a cell may catch it.
-                kill = len(presses) > 1 or now - presses[0] > 10
-                if kill or in_a_cell.is_set():
-                    try:
-                        os.killpg(pgid, signal.SIGKILL if kill else signal.SIGINT)
-                    except OSError:  # it has just exited
-                        pass
-                    signalled = now
+                send(pgid, signal.SIGINT)
+                signalled = now
+                interrupted = interrupted if interrupted is not None else now
     finally:
         LIVE_KERNELS.discard(kernel)
         if live:

@@ -295,7 +295,8 @@ def test_ctrl_c_stops_the_build_and_keeps_what_finished(tmp_path, moment):
                                             "slow": slow})
     # As in a terminal, Ctrl-C is live: a shell without job control (CI's `cmd &`) starts
     # its background commands with SIGINT ignored, and Python then never raises on it.
-    script = (f"import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    script = (f"import faulthandler; faulthandler.enable()\n"  # SIGABRT: every thread's stack
+              f"import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
               f"import sys, functools, pathlib; sys.path.insert(0, {str(ROOT)!r})\n"
               f"import sitebuild.__main__ as cli, sitebuild.run, sitebuild.homes as h\n"
               f"cli.discover = sitebuild.run.discover = functools.partial(h.discover, "
@@ -317,7 +318,12 @@ def test_ctrl_c_stops_the_build_and_keeps_what_finished(tmp_path, moment):
             time.sleep(0.05)
         os.killpg(build.pid, signal.SIGINT)
         pressed = time.monotonic()
-        build.wait(timeout=60)
+        try:
+            build.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            build.send_signal(signal.SIGABRT)
+            build.wait(timeout=30)
+            pytest.fail(f"the build did not stop within 60 s of Ctrl-C:\n{log.read_text()[-6000:]}")
     err = log.read_text()
     assert build.returncode == 130 and "Traceback" not in err, err
     assert "interrupted: the homes that finished are cached" in err

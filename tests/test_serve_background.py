@@ -9,6 +9,7 @@ that they were left out.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -78,6 +79,41 @@ def test_serve_answers_at_once_and_the_page_fills_in_when_its_run_ends(
         output = log.read_text()
         assert "run 1 of 1: lessons/backpropagation.py" in output
         assert "running lessons/training.py" not in output
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_serve_fetches_the_published_runs_when_asked_and_runs_nothing(
+        tmp_path, site_dir, site_url, mnist_root):
+    # The session's smoke site stands in for the published one.
+    published = json.loads((site_dir / "runs" / "index.json").read_text())["homes"]
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "MNIST_TUTORIAL_PROFILE": "smoke",
+           "MNIST_TUTORIAL_CACHE": str(tmp_path / "cache"),
+           "MNIST_TUTORIAL_FETCH": "1", "MNIST_TUTORIAL_RUNS_URL": site_url}
+    with open(log, "w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}"],
+                                  cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        page = ""
+        while 'class="result-value"' not in page:  # once the fetch is in and the site rebuilt
+            assert server.poll() is None, f"mkdocs serve stopped:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/lessons/training/",
+                                            timeout=10) as response:
+                    page = response.read().decode()
+            except (urllib.error.URLError, OSError):
+                page = ""
+        assert "result-pending" not in page
+        assert "fetched from the published site" in page
+        output = log.read_text()
+        assert f"fetched {len(published)} runs from {site_url}" in output, output[-2000:]
+        assert "running lessons/" not in output
     finally:
         server.terminate()
         server.wait(timeout=30)

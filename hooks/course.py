@@ -37,6 +37,8 @@ import posixpath
 import re
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -118,7 +120,15 @@ def on_serve(server, config, builder):
     open pages reload with its results."""
     folder = background.signal_folder()
     server.watch(str(folder))
-    background.touch(folder)  # a run that ended before the watch began
+
+    def after_start():  # a run that ended before the watcher started: rebuild once it has
+        deadline = time.monotonic() + 60
+        while not server.observer.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        background.touch(folder)
+
+    threading.Thread(target=after_start, name="mnist-first-reload", daemon=True).start()
     return server
 
 

@@ -39,6 +39,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .homes import ROOT, Home, library_modules
@@ -272,6 +274,25 @@ def remove_stale_staging(folder: Path) -> None:
             pass
 
 
+@contextmanager
+def staged(final: Path) -> Iterator[Path]:
+    """A new folder beside ``final`` to fill, renamed to ``final`` in one step when the
+    block ends; removed instead if the block raises, or if a concurrent build put the
+    same entry (same key, same inputs) there first."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(final.parent)
+    staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    try:
+        yield staging
+        if final.exists():
+            shutil.rmtree(staging)
+        else:
+            os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def store(name: str, key_: str, report: bytes, notebook: bytes, files: dict[str, Path],
           provenance: dict, root: Path | None = None,
           assets: dict[str, Path] | None = None) -> Entry:
@@ -280,10 +301,7 @@ def store(name: str, key_: str, report: bytes, notebook: bytes, files: dict[str,
     ``root``: another cache folder than ``cache_dir()`` (the build's fallback when the
     cache cannot be written). ``assets``: the files ``report.asset`` wrote, by name."""
     final = (root or cache_dir()) / name / key_
-    final.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(final.parent)
-    staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{key_}.", suffix=".tmp"))
-    try:
+    with staged(final) as staging:
         (staging / "report.json").write_bytes(report)
         (staging / "notebook.ipynb").write_bytes(notebook)
         for filename, source in files.items():
@@ -296,13 +314,6 @@ def store(name: str, key_: str, report: bytes, notebook: bytes, files: dict[str,
                    for p in sorted(staging.rglob("*")) if p.is_file()}
         manifest = {"schema": SCHEMA, "key": key_, "digests": digests, "provenance": provenance}
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-        if final.exists():  # a concurrent build got there first: same key, same inputs
-            shutil.rmtree(staging)
-        else:
-            os.rename(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return Entry(final, manifest)
 
 

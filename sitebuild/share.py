@@ -26,15 +26,13 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from . import cache
 from .homes import ROOT, Home, in_order
@@ -184,9 +182,7 @@ def unpack(archive: bytes, name: str, key: str, origin: dict) -> cache.Entry:
     """Check and place one downloaded entry: ValueError, and nothing written into the
     cache, if any file is missing, unexpected or does not match its digest."""
     final = cache.entry_path(name, key)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{key}.", suffix=".tmp"))
-    try:
+    with cache.staged(final) as staging:
         try:
             with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
                 for member in tar.getmembers():
@@ -211,13 +207,6 @@ def unpack(archive: bytes, name: str, key: str, origin: dict) -> cache.Entry:
         if unlisted:
             raise ValueError(f"files its manifest does not list: {', '.join(sorted(unlisted))}")
         (staging / cache.ORIGIN).write_text(json.dumps(origin), encoding="utf-8")
-        if final.exists():  # a build stored the same run meanwhile
-            shutil.rmtree(staging)
-        else:
-            os.rename(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return cache.verified(final)
 
 

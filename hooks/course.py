@@ -300,7 +300,7 @@ def _stand_ins_for_pending_assets(config, files: Files) -> None:
 def _publish_runs(config, files: Files, found: dict, entries: dict) -> None:
     """The runs this build used, as ``runs/<home>/<key>.tar.gz`` and ``runs/index.json``
     (``sitebuild.share``): ``python -m sitebuild fetch`` brings them back into a cache."""
-    plan = share.local_plan(found, _state["profile"], cache.device_kind())
+    plan = cache.plan(found, list(found), _state["profile"], cache.device_kind())
     archives = {name: share.pack(entry) for name, entry in entries.items()}
     for name, archive in archives.items():
         files.append(File.generated(config, share.archive_path(name, entries[name].manifest["key"]),

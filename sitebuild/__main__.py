@@ -21,7 +21,7 @@ from mnist_tutorial.config import current_profile
 from mnist_tutorial.report import claim_text
 
 from . import cache, reseed, share
-from .homes import HomeError, discover, in_order
+from .homes import HomeError, discover
 from .run import PROFILES, BuildError, build
 from .verify import other_seeds, verify
 
@@ -63,12 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "list":
             homes = discover()
-            device = cache.device_kind()
-            keys = {}
-            for home in in_order(homes, list(homes)):
-                keys[home.name] = cache.key(home, args.profile,
-                                            {u: keys[u] for u in home.uses}, device)
-                cached = cache.entry_path(home.name, keys[home.name]).is_dir()
+            planned = cache.plan(homes, list(homes), args.profile, cache.device_kind())
+            for name, (key, _) in planned.items():
+                home = homes[name]
+                cached = cache.entry_path(name, key).is_dir()
                 uses = f"  uses {', '.join(home.uses)}" if home.uses else ""
                 print(f"{home.name:24} docs/{home.page:36} {'cached' if cached else 'to run':7}{uses}")
             return 0

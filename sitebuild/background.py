@@ -50,13 +50,12 @@ def status(profile: str, homes: dict[str, Home], names: list[str], log=None
     """Without running anything: the cached entries, the failures this process remembers
     (and the homes that use a failed one), the homes still to run, in order, and each
     home's key."""
-    device = cache.device_kind()
-    keys: dict[str, str] = {}
+    keys = {name: key for name, (key, _) in
+            cache.plan(homes, names, profile, cache.device_kind()).items()}
     entries: dict[str, cache.Entry] = {}
     failures: dict[str, run.BuildError] = {}
     pending: list[str] = []
-    for home in in_order(homes, names):
-        keys[home.name] = cache.key(home, profile, {u: keys[u] for u in home.uses}, device)
+    for home in (homes[name] for name in keys):
         broken = [u for u in home.uses if u in failures]
         if broken:
             failures[home.name] = run.BuildError(

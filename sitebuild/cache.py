@@ -43,7 +43,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .homes import ROOT, Home, library_modules
+from .homes import ROOT, Home, in_order, library_modules
 
 CACHE_ENV = "MNIST_TUTORIAL_CACHE"
 DEVICE_ENV = "MNIST_TUTORIAL_DEVICE"
@@ -167,6 +167,17 @@ def key_of(inputs: dict) -> str:
 def key(home: Home, profile: str, used: dict[str, str], device: str) -> str:
     """The cache key of ``home``'s run; ``used`` maps each home it uses to its key."""
     return key_of(key_inputs(home, profile, used, device))
+
+
+def plan(homes: dict[str, Home], names: list[str], profile: str, device: str
+         ) -> dict[str, tuple[str, dict]]:
+    """(key, the inputs it hashes) of each home in ``names`` and of the homes they use,
+    in the order a build runs them."""
+    planned: dict[str, tuple[str, dict]] = {}
+    for home in in_order(homes, names):
+        inputs = key_inputs(home, profile, {u: planned[u][0] for u in home.uses}, device)
+        planned[home.name] = (key_of(inputs), inputs)
+    return planned
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -42,7 +42,7 @@ from nbclient.exceptions import CellExecutionError, DeadKernelError
 from mnist_tutorial.report import claim_text
 
 from . import cache, reseed
-from .homes import ROOT, Home, discover, in_order, to_notebook
+from .homes import ROOT, Home, discover, to_notebook
 
 PROFILES = ("full", "smoke")
 CHECKPOINTS_ENV = "MNIST_TUTORIAL_CHECKPOINTS"
@@ -106,12 +106,10 @@ def build_all(profile: str, names: list[str] | None = None, refresh: tuple[str, 
         raise BuildError(f"unknown profile {profile!r}; use one of {PROFILES}")
     homes = homes if homes is not None else discover(complete=False)
     device = cache.device_kind()
-    keys: dict[str, str] = {}
     entries: dict[str, cache.Entry] = {}
     failures: dict[str, BuildError] = {}
-    for home in in_order(homes, names or list(homes)):
-        key = cache.key(home, profile, {u: keys[u] for u in home.uses}, device)
-        keys[home.name] = key
+    for name, (key, _) in cache.plan(homes, names or list(homes), profile, device).items():
+        home = homes[name]
         broken = [u for u in home.uses if u in failures]
         if broken:
             failures[home.name] = BuildError(

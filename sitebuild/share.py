@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from . import cache
-from .homes import ROOT, Home, in_order
+from .homes import ROOT, Home
 
 RUNS = "runs"
 INDEX = f"{RUNS}/index.json"
@@ -221,21 +221,12 @@ class Fetched:
     published: dict = field(default_factory=dict)  # the index
 
 
-def local_plan(homes: dict[str, Home], profile: str, device: str) -> dict[str, tuple[str, dict]]:
-    """Each home's (key, key inputs) here, in the order the build runs them."""
-    plan: dict[str, tuple[str, dict]] = {}
-    for home in in_order(homes, list(homes)):
-        inputs = cache.key_inputs(home, profile, {u: plan[u][0] for u in home.uses}, device)
-        plan[home.name] = (cache.key_of(inputs), inputs)
-    return plan
-
-
 def fetch(url: str, homes: dict[str, Home], profile: str,
           log: Callable[[str], None] = print) -> Fetched:
     """Bring every published run whose key matches the local one into the cache."""
     document = read_index(url)
     result = Fetched(published=document)
-    plan = local_plan(homes, profile, cache.device_kind())
+    plan = cache.plan(homes, list(homes), profile, cache.device_kind())
     origin = {"origin": _base(url),
               "fetched": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     for name, (key, inputs) in plan.items():

@@ -35,12 +35,13 @@ import ast
 import copy
 import pprint
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 import jupytext
 import nbformat
+
+from . import svg as svg_allowlist
 
 ROOT = Path(__file__).resolve().parent.parent
 HOMES = ROOT / "lessons"
@@ -229,36 +230,17 @@ def to_notebook(home: Home) -> nbformat.NotebookNode:
     return nb
 
 
-SVG_NS, XLINK_NS = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
-ET.register_namespace("", SVG_NS)
-for prefix, uri in (("xlink", XLINK_NS), ("dc", "http://purl.org/dc/elements/1.1/"),
-                    ("cc", "http://creativecommons.org/ns#"),
-                    ("rdf", "http://www.w3.org/1999/02/22-rdf-syntax-ns#")):
-    ET.register_namespace(prefix, uri)
-ACTIVE = {f"{{{SVG_NS}}}script", f"{{{SVG_NS}}}foreignObject", "script", "foreignObject"}
-
-
 def sanitize_svg(svg: str) -> str:
-    """The SVG without what could run in the site's origin: <script> and <foreignObject>
-    elements, on* event attributes, and javascript: links. A figure is a picture."""
+    """The figure as a picture and nothing that could run in the site's origin: the
+    allowlist of ``sitebuild/svg.py``."""
     try:
-        root = ET.fromstring(svg.encode("utf-8"))
-    except ET.ParseError as error:
-        raise HomeError(f"a figure is not well-formed SVG ({error})") from None
-    for parent in root.iter():
-        for child in list(parent):
-            if child.tag in ACTIVE:
-                parent.remove(child)
-        for name, value in list(parent.attrib.items()):
-            local = name.rsplit("}", 1)[-1].lower()
-            script_link = local == "href" and value.strip().lower().startswith("javascript:")
-            if local.startswith("on") or script_link:
-                del parent.attrib[name]
-    return ET.tostring(root, encoding="unicode")
+        return svg_allowlist.sanitize_svg(svg)
+    except svg_allowlist.SVGError as error:
+        raise HomeError(f"a figure cannot be published: {error}") from None
 
 
-def publish(executed: nbformat.NotebookNode, course: str | None, site: dict) -> str:
-    """The executed notebook as a learner downloads it: the course's pip address and the
+def publish(executed: nbformat.NotebookNode, course: list[str], site: dict) -> str:
+    """The executed notebook as a learner downloads it: the course's pip addresses and the
     site's numbers written into the setup and last cells (their outputs are unchanged),
     its SVG figures sanitised (mkdocs-jupyter puts them inline in the notebook's page)."""
     nb = copy.deepcopy(executed)

@@ -33,6 +33,7 @@ from torch import nn
 
 from .config import RECIPES, TrainConfig  # noqa: F401  (re-exported for the lessons)
 from .data import MNIST, TensorBatches, lesson_loader, load_mnist, make_split
+from .gpu import warn_if_gpu_unusable
 from .models import MLP
 
 EVAL_BATCH_SIZE = 1000
@@ -52,7 +53,9 @@ def pick_device(name: str | None = None) -> torch.device:
     """The device to train on: ``name``, else ``$MNIST_TUTORIAL_DEVICE``, else ``auto``.
 
     ``auto`` is CUDA when a GPU is visible, then Apple's MPS, else the CPU; any torch
-    device name (``cpu``, ``cuda:1``, ``mps``) works.
+    device name (``cpu``, ``cuda:1``, ``mps``) works. When ``auto`` ends on the CPU but an
+    NVIDIA GPU is here that torch cannot use (a CPU-only torch, a driver too old for its
+    CUDA), it warns once, saying why and how to fix it (``mnist_tutorial.gpu``).
     """
     from_env = name is None and os.environ.get(DEVICE_ENV)
     setting = f"{DEVICE_ENV}={os.environ[DEVICE_ENV]!r}" if from_env else None
@@ -61,7 +64,10 @@ def pick_device(name: str | None = None) -> torch.device:
         if torch.cuda.is_available():
             return torch.device("cuda")
         mps = getattr(torch.backends, "mps", None)
-        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        warn_if_gpu_unusable()
+        return torch.device("cpu")
     try:
         device = torch.device(name)
     except RuntimeError as error:

@@ -6,11 +6,14 @@ Listed under ``hooks:`` in ``mkdocs.yml``. Before the pages are read it
   run from the cache (``sitebuild``): only homes whose code changed run again;
 * publishes each executed notebook twice: as a page that mkdocs-jupyter renders with
   its outputs (``notebooks/<page>/``) and as a download (``downloads/<page>.ipynb``),
-  whose setup cell installs the course at this commit on Colab and whose last cell
-  holds the site's numbers, so a learner who reruns it sees whether theirs agree;
+  whose setup cell installs the course where it is missing (the site's wheel, else this
+  commit on GitHub) and whose last cell holds the site's numbers, so a learner who reruns
+  it sees whether theirs agree;
 * publishes each figure as a generated SVG and every number as ``results.json``, and the
   files a report records with ``report.asset`` (weights an interactive page loads) beside
-  its figures, ``generated/<home>/<file>``.
+  its figures, ``generated/<home>/<file>``;
+* publishes the course's wheel and, if ``$MNIST_TUTORIAL_OFFLINE_COPY`` is set, an
+  offline copy of the whole site (``sitebuild.downloads``).
 
 Then on each page it replaces the shortcodes with the home's results, each linked to
 the notebook cell that computed it:
@@ -54,7 +57,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from mnist_tutorial.config import current_profile  # noqa: E402
-from sitebuild import background, cache, homes, run, share  # noqa: E402
+from sitebuild import background, cache, downloads, homes, run, share  # noqa: E402
 
 log = logging.getLogger("mkdocs.hooks.course")
 # Under `mkdocs serve` a failed home is reported on this logger: outside "mkdocs.", so that
@@ -147,20 +150,21 @@ def on_config(config):
     _state.update(profile=profile, repo=repo, reports={}, provenance={}, notebook_files={},
                   homes={}, failures={}, pending={})
     config.extra["mnist_profile"] = profile
+    # The offline copy's own build: Material's offline plugin would load its Worker shim
+    # from unpkg.com; the copy loads the site's (docs/assets/iframe-worker/).
+    _state["offline"] = downloads.truthy(downloads.OFFLINE_ENV)
+    if _state["offline"]:
+        config.extra["polyfills"] = ["assets/iframe-worker/shim.js"]
+    _state["offline_copy"] = (not _state["offline"] and not _state.get("serving", False)
+                              and downloads.truthy(downloads.OFFLINE_COPY_ENV))
+    config.extra["offline_copy"] = ("self" if _state["offline"]
+                                    else "download" if _state["offline_copy"] else None)
     return config
 
 
 def _commit() -> str | None:
     out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return out.stdout.strip() if out.returncode == 0 else None
-
-
-def _course_address() -> str | None:
-    """What the notebooks' setup cell pip-installs on Colab: the repo at this commit."""
-    if not _state["repo"]:
-        return None
-    commit = _commit()
-    return f"git+https://github.com/{_state['repo']}" + (f"@{commit}" if commit else "")
 
 
 def colab_url(repo: str, slug: str) -> str:
@@ -215,7 +219,8 @@ def on_files(files: Files, config) -> Files:
     except (homes.HomeError, run.BuildError, RuntimeError, ValueError) as error:
         raise PluginError(str(error)) from None
 
-    course = _course_address()
+    course = downloads.course_addresses(config.site_url, _state["repo"],
+                                        _commit() if _state["repo"] else None)
     published_dir = cache.cache_dir() / "site" / _state["profile"]
     public = {}
     results = [(name, entry.report, entry.provenance, entry.notebook, entry.assets)
@@ -257,12 +262,22 @@ def on_files(files: Files, config) -> Files:
         for filename, path in assets.items():  # verified against the entry's manifest
             files.append(File.generated(config, f"{GENERATED}/{name}/{filename}",
                                         abs_src_path=str(path)))
+            if _state["offline"]:  # file:// pages cannot fetch() it: a script hands it over
+                files.append(File.generated(config, f"{GENERATED}/{name}/{filename}.js",
+                                            content=downloads.asset_script(Path(path).read_bytes())))
         public[name] = {**report, "figures": figures, "provenance": provenance}
     document = {"profile": _state["profile"], "homes": public}
     files.append(File.generated(config, "results.json",
                                 content=json.dumps(document, indent=1, sort_keys=True)))
-    if not serving:
+    if not serving and not _state["offline"]:  # a reader's copy needs no runs nor wheel
         _publish_runs(config, files, found, entries)
+        try:
+            wheel = downloads.build_wheel()
+        except downloads.DownloadError as error:
+            raise PluginError(str(error)) from None
+        files.append(File.generated(config, f"{DOWNLOADS}/{downloads.wheel_name()}", content=wheel))
+    if _state["offline_copy"]:  # written after the build (on_post_build); linked before
+        files.append(File.generated(config, downloads.OFFLINE_ZIP, content=b""))
     return files
 
 
@@ -605,6 +620,14 @@ def on_post_build(config) -> None:
         path = Path(config.site_dir) / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(css, encoding="utf-8")
+    if _state["offline_copy"]:
+        started = time.monotonic()
+        try:
+            path = downloads.build_offline_copy(config.config_file_path, config.site_dir)
+        except downloads.DownloadError as error:
+            raise PluginError(str(error)) from None
+        log.info(f"Offline copy: {downloads.OFFLINE_ZIP}, {path.stat().st_size / 1e6:.1f} MB, "
+                 f"built in {time.monotonic() - started:.0f} s")
 
 
 # mkdocs-jupyter writes each code cell's prompt as <div class="jp-InputPrompt ...">In [N]:</div>

@@ -43,7 +43,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .homes import ROOT, Home, in_order, library_modules
+from .homes import FINISH, FINISH_TEXT, ROOT, SETUP, Home, in_order, library_modules
 
 CACHE_ENV = "MNIST_TUTORIAL_CACHE"
 DEVICE_ENV = "MNIST_TUTORIAL_DEVICE"
@@ -150,6 +150,9 @@ def key_inputs(home: Home, profile: str, used: dict[str, str], device: str) -> d
     return {
         "schema": SCHEMA,
         "home": sha256(home.path.read_bytes()),
+        # The cells the build adds around the home's own (setup, comparison): a cached
+        # notebook with older ones would ship them in every download.
+        "notebook": sha256("\n".join((SETUP, FINISH_TEXT, FINISH)).encode()),
         "library": {path.name: sha256(path.read_bytes())
                     for path in library_modules(home.source())},
         "uses": used,

@@ -181,17 +181,24 @@ def library_modules(source: str, library: Path = LIBRARY) -> list[Path]:
 # ---------------------------------------------------------------- the notebook
 
 SETUP = '''\
-# Setup: on Google Colab, install the course package (elsewhere this cell does nothing;
-# in a copy of the course, `pip install -r requirements.txt` installs everything).
+# Setup: install the course package where it is missing (Colab, a fresh environment).
+# In a copy of the course, `pip install -r requirements.txt` has installed it already.
+import importlib.util
+import subprocess
 import sys
 
-COURSE = None  # pip's address of the course at the commit the site was built from
-if "google.colab" in sys.modules:
-    import subprocess
-
-    if COURSE is None:
-        raise RuntimeError("Set COURSE to git+https://github.com/OWNER/NAME (the course repository)")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", COURSE], check=True)'''
+# Where pip finds the course (the build writes them in): the site's wheel, then GitHub.
+COURSE = []
+if importlib.util.find_spec("mnist_tutorial") is None:
+    for address in COURSE:
+        print("Installing the course from", address)
+        pip = [sys.executable, "-m", "pip", "install", "--quiet", address]
+        if subprocess.run(pip).returncode == 0:
+            importlib.invalidate_caches()
+            break
+    else:
+        raise RuntimeError("The course package is not installed: in a copy of the course, "
+                           "run `pip install -r requirements.txt`.")'''
 
 FINISH_TEXT = '''\
 ## Your numbers and the site's
@@ -249,8 +256,7 @@ def publish(executed: nbformat.NotebookNode, course: list[str], site: dict) -> s
             if "image/svg+xml" in output.get("data", {}):
                 output.data["image/svg+xml"] = sanitize_svg(output.data["image/svg+xml"])
     setup, finish = nb.cells[1], nb.cells[-1]
-    if course:
-        setup.source = setup.source.replace("COURSE = None", f"COURSE = {course!r}", 1)
+    setup.source = setup.source.replace("COURSE = []", f"COURSE = {course!r}", 1)
     comparable = {"profile": site["provenance"]["profile"],
                   "precision": site["provenance"].get("precision"), "metrics": {
         key: {k: m.get(k) for k in ("value", "unit", "std", "text", "timing", "tolerance")}

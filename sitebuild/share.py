@@ -100,6 +100,8 @@ def why(local: dict, published: dict | None) -> str:
         reasons.append("another cache layout")
     if local["home"] != published.get("home"):
         reasons.append("its code changed")
+    if local.get("notebook") != published.get("notebook"):
+        reasons.append("the notebook's setup or comparison cell changed")
     changed = sorted(name for name in set(local["library"]) | set(published.get("library", {}))
                      if local["library"].get(name) != published.get("library", {}).get(name))
     if changed:

@@ -130,7 +130,7 @@ def launch() -> Iterator:
 
 def is_local(url: str) -> bool:
     parts = urlsplit(url)
-    if parts.scheme in ("data", "blob", "about", "chrome-error"):
+    if parts.scheme in ("data", "blob", "about", "chrome-error", "file"):  # file: the offline copy
         return True
     return parts.hostname in LOCAL_HOSTS
 

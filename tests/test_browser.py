@@ -5,8 +5,9 @@ included without a change here) is served on 127.0.0.1 and opened, and must have
 no console error or uncaught exception, no failed load, no request to any other host,
 every image loaded (figures included), its math rendered by KaTeX (no raw TeX left, no
 KaTeX error, KaTeX's fonts loaded) and no link to a missing page or anchor. Search must
-find the course's key terms; the palette toggle must switch to the dark scheme and back,
-with figures still on a light card. Screenshots of the home page and a lesson with a
+find the course's key terms; a glossary link shows its definition in Material's styled
+tooltip; the palette toggle must switch to the dark scheme and back, with figures still on
+a light card. Screenshots of the home page and a lesson with a
 figure (the viewport at its first figure), light and dark, go to
 test-artifacts/screenshots/ for a person to look at.
 
@@ -84,6 +85,22 @@ def test_search_finds_the_key_terms(site_url, browser):
     assert not missing, (f"search finds no page for {missing}: the lessons that teach "
                          f"{' and '.join(missing)} are missing or do not use the word")
     assert not watch.offsite and not watch.console_errors and not watch.page_errors, watch
+
+
+def test_a_glossary_link_shows_its_definition_in_a_styled_tooltip(site_dir, site_url, browser):
+    """content.tooltips: Material replaces the browser's plain title= box with its own."""
+    lesson = pages_with(site_dir, 'class="glossary-term"')[0]
+    context = new_context(browser)
+    page = context.new_page()
+    open_page(page, site_url + lesson)
+    link = page.locator("article a.glossary-term").first
+    definition = link.get_attribute("title") or ""
+    link.hover()
+    tooltip = page.locator(".md-tooltip2--active .md-tooltip2__inner")
+    tooltip.wait_for(state="visible", timeout=5_000)
+    shown = tooltip.inner_text()
+    context.close()
+    assert definition and shown.strip() == definition.strip(), (definition, shown)
 
 
 def test_palette_toggle_and_figures_in_both_schemes(site_dir, site_url, browser):

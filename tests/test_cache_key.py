@@ -55,6 +55,15 @@ def test_the_device_stays_in_the_key(monkeypatch, home):
     assert cache.key(home, "smoke", {}, "cuda fp32") != cache.key(home, "smoke", {}, "cpu fp32")
 
 
+@pytest.mark.parametrize("template", ["SETUP", "FINISH_TEXT", "FINISH"])
+def test_the_cells_the_build_adds_are_in_the_key(monkeypatch, home, template):
+    """An edited setup or comparison cell reruns every home: a cached notebook would
+    otherwise ship the old cell in its download."""
+    before = cache.key(home, "smoke", {}, "cpu fp32")
+    monkeypatch.setattr(cache, template, getattr(cache, template) + "\n# edited")
+    assert cache.key(home, "smoke", {}, "cpu fp32") != before
+
+
 def test_site_builds_train_in_fp32_unless_the_setting_says_otherwise(monkeypatch, tmp_path):
     # fp32 runs match across CPUs, so a published run answers for a local one (bf16's
     # results depend on the CPU's instructions); `auto` still lets the probe choose.

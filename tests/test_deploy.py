@@ -21,6 +21,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from conftest import ROOT, build_site
+from sitebuild import downloads
 
 pytestmark = pytest.mark.slow
 
@@ -85,12 +86,14 @@ def test_colab_opens_the_notebook_that_the_site_publishes(sites):
         assert published == site / "downloads" / f"{SLUG}.ipynb"
 
 
-def test_colab_installs_the_course_at_the_commit_the_site_was_built_from(sites):
+def test_colab_installs_the_sites_wheel_else_the_commit_the_site_was_built_from(sites):
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True, check=True).stdout.strip()
     notebook = json.loads((sites["deployed"] / "downloads" / f"{SLUG}.ipynb").read_text())
     setup = "".join(notebook["cells"][1]["source"])
-    assert f"COURSE = 'git+https://github.com/{REPO}@{commit}'" in setup, setup
+    wheel = f"https://someone.github.io/course/downloads/{downloads.wheel_name()}"
+    assert f"COURSE = [{wheel!r}, 'git+https://github.com/{REPO}@{commit}']" in setup, setup
+    assert (sites["deployed"] / "downloads" / downloads.wheel_name()).is_file()
 
 
 def test_edit_buttons_lead_to_the_page_and_to_the_code_home(sites):
@@ -130,4 +133,4 @@ def test_a_local_build_has_no_colab_repository_or_edit_links(sites):
         assert not html.select('a.md-source, a[rel="edit"], link[rel="canonical"]'), page
         assert not [a for a in html.find_all("a", href=True) if "colab.research" in a["href"]]
     notebook = json.loads((site / "downloads" / f"{SLUG}.ipynb").read_text())
-    assert "COURSE = None" in "".join(notebook["cells"][1]["source"])
+    assert "COURSE = []" in "".join(notebook["cells"][1]["source"])  # no address to give

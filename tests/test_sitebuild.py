@@ -173,9 +173,10 @@ def test_published_notebook_names_the_course_and_the_site_numbers(course):
                                       "per_seed": None, "timing": False, "tolerance": None, "cell": 3},
                           "raced": {"value": 5.0, "unit": "count", "std": None, "text": "5",
                                     "per_seed": None, "timing": False, "tolerance": 4, "cell": 4}}}
-    text = homes.publish(nb, "git+https://github.com/o/n@abc", report)
+    course = ["https://o.github.io/n/downloads/x-1-py3-none-any.whl", "git+https://github.com/o/n@abc"]
+    text = homes.publish(nb, course, report)
     cells = nbformat.reads(text, as_version=4).cells
-    assert "COURSE = 'git+https://github.com/o/n@abc'" in cells[1].source
+    assert f"COURSE = {course!r}" in cells[1].source
     finish = cells[-1].source
     namespace = {"report": type("R", (), {"finish": lambda self, site: namespace.update(site=site)})()}
     exec(compile(finish, "finish", "exec"), namespace)

@@ -434,8 +434,8 @@
       return link.href;
     };
     const [buffer, data] = await Promise.all([
-      fetch(href("weights")).then((r) => { if (!r.ok) throw new Error(`${r.url}: ${r.status}`); return r.arrayBuffer(); }),
-      fetch(href("digits")).then((r) => { if (!r.ok) throw new Error(`${r.url}: ${r.status}`); return r.json(); }),
+      window.courseAsset(href("weights")),  // fetch(), or file:// (javascripts/assets.js)
+      window.courseJson(href("digits")),
     ]);
     return classifier(buffer, data);
   }

@@ -336,8 +336,7 @@
     if (!container || container.dataset.ready) return;
     const link = document.getElementById(container.dataset.curves);
     if (!link) throw new Error(`bump-builder: no link #${container.dataset.curves} on the page`);
-    fetch(link.href)
-      .then((r) => { if (!r.ok) throw new Error(`${r.url}: ${r.status}`); return r.json(); })
+    window.courseJson(link.href)  // fetch(), or file:// (javascripts/assets.js)
       .then((data) => setUp(container, data))
       .catch((error) => {
         container.append(element("p", { text: `The build's fits could not be loaded (${error.message}).` }));

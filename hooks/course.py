@@ -57,7 +57,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from mnist_tutorial.config import current_profile  # noqa: E402
-from sitebuild import background, cache, downloads, homes, run, share  # noqa: E402
+from sitebuild import background, cache, downloads, homes, run, share, svg  # noqa: E402
 
 log = logging.getLogger("mkdocs.hooks.course")
 # Under `mkdocs serve` a failed home is reported on this logger: outside "mkdocs.", so that
@@ -257,7 +257,7 @@ def on_files(files: Files, config) -> Files:
         figures = {}
         for key, figure in report["figures"].items():
             src = f"{GENERATED}/{name}/{key}.svg"
-            files.append(File.generated(config, src, content=homes.sanitize_svg(figure["svg"])))
+            files.append(File.generated(config, src, content=_sanitized(home, key, figure["svg"])))
             figures[key] = {k: figure[k] for k in ("alt", "caption", "cell")} | {"path": src}
         for filename, path in assets.items():  # verified against the entry's manifest
             files.append(File.generated(config, f"{GENERATED}/{name}/{filename}",
@@ -279,6 +279,20 @@ def on_files(files: Files, config) -> Files:
     if _state["offline_copy"]:  # written after the build (on_post_build); linked before
         files.append(File.generated(config, downloads.OFFLINE_ZIP, content=b""))
     return files
+
+
+def _sanitized(home: homes.Home, key: str, figure: str) -> str:
+    """The figure through the SVG allowlist. matplotlib's figures lose nothing there, so
+    anything removed is reported (a strict build fails): the page would differ from the run."""
+    try:
+        clean, removed = svg.sanitize(figure)
+    except svg.SVGError as error:
+        raise PluginError(f"{home.where}, figure {key}: {error}") from None
+    if removed:
+        log.warning(f"{home.where}, figure {key}: the SVG allowlist (sitebuild/svg.py) removed "
+                    f"{'; '.join(removed[:5])}: a figure is a picture, without scripts, "
+                    f"animations or links out of it")
+    return clean
 
 
 def _serve(found: dict, names: list[str]) -> tuple[dict, dict]:

@@ -72,3 +72,30 @@ def test_deep_stack_scales_weights_by_the_activation_gain():
     expected = (5 / 3) / 512**0.5  # torch's gain for tanh over sqrt(fan_in)
     assert float(linears[0].weight.detach().std()) == pytest.approx(expected, rel=0.02)
     assert float(linears[0].bias.detach().abs().max()) == 0
+
+
+def test_gradient_is_the_product_of_the_later_layers_jacobians():
+    """The page's chain-rule preview: dL/dh_{l-1} = W_l^T diag(σ'(z_l)) dL/dh_l, so the
+    gradient at a layer is the product of the later layers' factors, as autograd finds."""
+    torch.manual_seed(0)
+    net = lesson.deep_stack("sigmoid", depth=4, width=6, init="scaled").double()
+    linears = [layer for layer in net if isinstance(layer, torch.nn.Linear)]
+    hs = [torch.randn(6, dtype=torch.float64, requires_grad=True)]  # h_0 = x, h_1, ..., h_m
+    zs = []  # z_1, ..., z_m
+    for linear in linears[:-1]:
+        zs.append(linear(hs[-1]))
+        hs.append(torch.sigmoid(zs[-1]))
+        hs[-1].retain_grad()
+    logits = linears[-1](hs[-1]).unsqueeze(0)  # (1, 10)
+    torch.nn.functional.cross_entropy(logits, torch.tensor([3])).backward()
+    sigmoid_prime = FUNCTIONS["sigmoid"][1]
+    grad = hs[-1].grad  # dL/dh_m
+    for i in reversed(range(len(zs))):  # back through layer i + 1: weights linears[i]
+        grad = linears[i].weight.detach().T @ (sigmoid_prime(zs[i].detach()) * grad)
+        torch.testing.assert_close(grad, hs[i].grad, rtol=1e-12, atol=1e-15)
+
+
+def test_full_profile_ranks_on_several_seeds():
+    # check_gain needs per-seed values on both sides; the smoke profile ranks nothing.
+    assert len(set(lesson.FULL.seeds)) >= 2
+    assert lesson.FULL.gain_k >= 2

@@ -71,6 +71,36 @@ net = MLP(CONFIG.hidden)
 print(net)
 
 # %% [markdown]
+# ## A layer in maths and in PyTorch
+#
+# The maths writes one example as a column, $\mathbf{y} = W\mathbf{x} + \mathbf{b}$;
+# `nn.Linear` takes a batch as rows, $Y = XW^\top + \mathbf{b}$, with the same $W$ of
+# shape `(n_out, n_in)`; some texts store the transpose and write $Y = XW + \mathbf{b}$.
+# All three give the same numbers.
+
+
+# %%
+# --8<-- [start:notation]
+def linear_three_ways(layer, X):
+    """``layer(X)`` for a batch ``X`` of shape (B, n_in), and the same three ways by hand."""
+    W, b = layer.weight, layer.bias  # (n_out, n_in), (n_out,)
+    one_at_a_time = torch.stack([W @ x + b for x in X])  # y = W x + b for each row x
+    as_rows = X @ W.T + b  # Y = X Wᵀ + b: (B, n_in) @ (n_in, n_out), b added to every row
+    W_in_out = W.T  # (n_in, n_out): the W of texts that write Y = X W + b
+    transposed = X @ W_in_out + b
+    return layer(X), one_at_a_time, as_rows, transposed
+# --8<-- [end:notation]
+
+
+# %%
+torch.manual_seed(CONFIG.seed)
+with torch.no_grad():
+    outputs = linear_three_ways(nn.Linear(5, 3), torch.randn(4, 5))  # n_in 5, n_out 3, B 4
+print("shapes:", [tuple(y.shape) for y in outputs])
+report.check(all(y.shape == (4, 3) and torch.allclose(y, outputs[0]) for y in outputs),
+             "nn.Linear computes X Wᵀ + b, row by row W x + b, with its weight of shape (n_out, n_in)")
+
+# %% [markdown]
 # ## The network, drawn
 #
 # Walk the module's layers, read each `nn.Linear`'s sizes and parameter counts off the

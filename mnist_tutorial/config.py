@@ -34,7 +34,9 @@ class TrainConfig:
     hidden: tuple[int, ...] = (1024, 256)
     activation: str = "relu"
     softmax_output: bool = False  # the classic bug, only to measure it
-    label_smoothing: float = 0.0  # the share of each target spread over the other digits
+    # ε of nn.CrossEntropyLoss: the target spreads ε over all ten digits, the true one
+    # included (ε/10 each), so the true digit gets 1 - ε + ε/10 and each other one ε/10
+    label_smoothing: float = 0.0
     train_size: int | None = None  # None: all 50,000 training images
     val_size: int | None = None
     test_size: int | None = None

@@ -136,23 +136,28 @@ def pass_seconds(device_type: str = "cpu", batch_size: int = 512, rounds: int = 
     return {precision: min(t) for precision, t in times.items()}
 
 
+# --8<-- [start:optimizer]
 def make_optimizer(net: nn.Module, config: TrainConfig, steps_per_epoch: int, device: torch.device,
                    fused: bool | None = None):
-    """Adam (fused into one kernel per step where torch supports it, unless ``fused`` is
-    False: then one kernel per operation over all tensors, torch's "foreach") and its schedule."""
-    # --8<-- [start:optimizer]
+    """Adam and the recipe's learning-rate schedule: ``(optimizer, scheduler)``, where the
+    scheduler is None for a constant learning rate.
+
+    ``fused=None`` picks Adam's fused implementation (a few kernels per step for all the
+    parameters together) where PyTorch has one; ``fused=False`` asks for its for-loop
+    implementation instead (several small kernels per parameter tensor).
+    """
     if fused is None:
         fused = device.type in ("cpu", "cuda")  # where PyTorch has a fused Adam
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, fused=fused)
-    if config.schedule == "onecycle":
+    if config.schedule == "onecycle":  # lr is the peak; the schedule needs the total steps
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=config.lr, total_steps=config.num_epochs * steps_per_epoch)
-    # --8<-- [end:optimizer]
     elif config.schedule == "constant":
-        scheduler = None
+        scheduler = None  # no schedule: train_epoch leaves the learning rate alone
     else:
         raise ValueError(f"unknown schedule {config.schedule!r}; use 'constant' or 'onecycle'")
     return optimizer, scheduler
+# --8<-- [end:optimizer]
 
 
 # --8<-- [start:train_epoch]

@@ -1,4 +1,5 @@
-"""Tests of the model lesson's code: registration, __call__ vs forward, parameter count, the diagram.
+"""Tests of the model lesson's code: registration, __call__ vs forward, the notation, parameter
+count, the diagram.
 
 The lesson's run and its claims are checked when its notebook runs (test_notebooks.py).
 """
@@ -32,6 +33,18 @@ def test_call_runs_hooks_and_forward_does_not():
     assert y_call.shape == (3, 10)
     assert (calls, calls_forward) == (1, 0)
     assert not net._forward_hooks, "the hook must be removed afterwards"
+
+
+@pytest.mark.parametrize(("n_in", "n_out", "batch"), [(784, 1024, 8), (5, 3, 1), (1, 1, 2)])
+def test_the_three_notations_of_a_layer_agree_with_nn_linear(n_in, n_out, batch):
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(n_in, n_out)
+    assert layer.weight.shape == (n_out, n_in) and layer.bias.shape == (n_out,)
+    with torch.no_grad():
+        by_torch, *by_hand = lesson.linear_three_ways(layer, torch.randn(batch, n_in))
+    assert by_torch.shape == (batch, n_out)
+    for result in by_hand:
+        torch.testing.assert_close(result, by_torch)
 
 
 @pytest.mark.parametrize("hidden", [(1024, 256), (), (32,)])

@@ -1,4 +1,5 @@
-"""mnist_tutorial.training: a step learns, runs repeat, both pipelines agree, eval is right."""
+"""mnist_tutorial.training: a step learns, runs repeat, both pipelines agree, eval is right;
+the optimiser and its schedule; the training lesson's Adam update written out."""
 
 from __future__ import annotations
 
@@ -8,10 +9,18 @@ import pytest
 import torch
 from torch import nn
 
+from lesson_code import definitions
 from mnist_tutorial.config import TrainConfig
 from mnist_tutorial.data import load_mnist
 from mnist_tutorial.models import MLP
-from mnist_tutorial.training import evaluate, pick_device, pick_precision, train_epoch, train_model
+from mnist_tutorial.training import (
+    evaluate,
+    make_optimizer,
+    pick_device,
+    pick_precision,
+    train_epoch,
+    train_model,
+)
 
 TINY = TrainConfig.recipe("final", num_epochs=2, train_size=512, val_size=256, test_size=256)
 
@@ -163,3 +172,48 @@ def test_the_precision_probe_makes_no_optimiser_step():
     finally:
         handle.remove()
     assert steps == [] and set(seconds) == {"fp32", "bf16"} and min(seconds.values()) > 0
+
+
+@pytest.mark.parametrize("fused", [None, False])
+def test_make_optimizer_gives_adam_and_a_scheduler_only_for_one_cycle(fused):
+    net = MLP(hidden=(16,))
+    cpu = torch.device("cpu")
+    optimizer, scheduler = make_optimizer(net, TrainConfig.recipe("plain"), 10, cpu, fused)
+    assert type(optimizer) is torch.optim.Adam and scheduler is None  # a constant lr
+    assert optimizer.defaults["fused"] is (fused is None)  # None: fused where torch has it
+    assert optimizer.param_groups[0]["lr"] == TrainConfig.recipe("plain").lr
+    optimizer, scheduler = make_optimizer(net, TrainConfig.recipe("final", num_epochs=2), 10, cpu,
+                                          fused)
+    assert isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR)
+    assert scheduler.total_steps == 2 * 10
+    assert optimizer.param_groups[0]["lr"] < TrainConfig.recipe("final").lr  # warming up
+
+
+@pytest.mark.parametrize(("optimizer_class", "options", "decoupled"), [
+    (torch.optim.Adam, {}, False),
+    (torch.optim.Adam, {"betas": (0.8, 0.99), "eps": 1e-6}, False),
+    (torch.optim.Adam, {"weight_decay": 0.3}, False),  # added to the gradient: an L2 penalty
+    (torch.optim.AdamW, {"weight_decay": 0.3}, True),  # decoupled: theta shrinks outside
+])
+def test_the_lessons_adam_update_is_torchs(optimizer_class, options, decoupled):
+    lesson = definitions("training")
+    torch.manual_seed(0)
+    theta0, target = torch.randn(20, dtype=torch.float64), torch.randn(20, dtype=torch.float64)
+    scale = torch.logspace(-4, 2, 20, dtype=torch.float64)
+
+    def gradient(theta):  # of sum(scale * (theta - target)²)
+        return 2 * scale * (theta - target)
+
+    by_hand = lesson.adam_by_hand(theta0, gradient, 30, lr=0.05, decoupled=decoupled, **options)
+    by_torch = lesson.adam_by_torch(theta0, gradient, 30, optimizer_class, lr=0.05, **options)
+    torch.testing.assert_close(by_hand, by_torch, rtol=0, atol=1e-12)
+    assert not torch.equal(by_hand, theta0)
+
+
+def test_adams_first_step_moves_every_number_by_about_lr():
+    """The bias correction makes the first step lr · g / (|g| + eps): about lr, whatever |g|."""
+    lesson = definitions("training")
+    theta0 = torch.zeros(5, dtype=torch.float64)
+    gradients = torch.tensor([1e-4, -1e-2, 1.0, -1e2, 1e4], dtype=torch.float64)
+    moved = lesson.adam_by_hand(theta0, lambda theta: gradients, 1, lr=0.01) - theta0
+    torch.testing.assert_close(moved, -0.01 * gradients.sign(), rtol=1e-3, atol=0)

@@ -1,5 +1,6 @@
-"""Tests of the regularisation lesson's code: the L2 penalty, Adam + L2 against AdamW,
-dropout in train() and eval() mode, and the augmentation of training batches.
+"""Tests of the regularisation lesson's code: the L2 penalty and AdamW's decay (both on the
+weights, not the biases), Adam + L2 against AdamW, dropout in train() and eval() mode, and
+the augmentation of training batches.
 
 The lesson's runs and claims are checked when its notebook runs (test_notebooks.py).
 """
@@ -11,29 +12,42 @@ import torch
 from torch import nn
 
 from lesson_code import definitions
+from mnist_tutorial.models import MLP
 
 lesson = definitions("regularisation")
 Technique, l2_penalty, make_optimizer = lesson.Technique, lesson.l2_penalty, lesson.make_optimizer
+weights_and_biases = lesson.weights_and_biases
 DropoutMLP, accuracy_in_mode = lesson.DropoutMLP, lesson.accuracy_in_mode
 make_augment, Augmented, BACKGROUND = lesson.make_augment, lesson.Augmented, lesson.BACKGROUND
 
 
-def test_l2_penalty_is_lambda_times_the_sum_of_squares():
+def test_l2_penalty_is_lambda_times_the_sum_of_squares_of_the_weights():
     net = nn.Linear(3, 2)
     with torch.no_grad():
         net.weight.copy_(torch.tensor([[1.0, -2.0, 0.5], [0.0, 3.0, -1.0]]))
-        net.bias.copy_(torch.tensor([2.0, -0.5]))
-    expected = 1 + 4 + 0.25 + 0 + 9 + 1 + 4 + 0.25
+        net.bias.copy_(torch.tensor([2.0, -0.5]))  # left out of the penalty
+    expected = 1 + 4 + 0.25 + 0 + 9 + 1
     assert l2_penalty(net, 0.1).item() == pytest.approx(0.1 * expected)
 
 
-def test_l2_penalty_gradient_is_two_lambda_w():
+def test_l2_penalty_gradient_is_two_lambda_w_and_leaves_the_biases_alone():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3))
     l2 = 0.03
     l2_penalty(net, l2).backward()
-    for p in net.parameters():
-        torch.testing.assert_close(p.grad, 2 * l2 * p.detach())
+    for name, p in net.named_parameters():
+        if name.endswith("bias"):
+            assert p.grad is None  # not part of the penalty at all
+        else:
+            torch.testing.assert_close(p.grad, 2 * l2 * p.detach())
+
+
+def test_weights_and_biases_splits_every_parameter_of_the_mlps():
+    for net in (MLP(), DropoutMLP()):
+        weights, biases = weights_and_biases(net)
+        assert [tuple(w.shape) for w in weights] == [(1024, 784), (256, 1024), (10, 256)]
+        assert [tuple(b.shape) for b in biases] == [(1024,), (256,), (10,)]
+        assert len(weights) + len(biases) == len(list(net.parameters()))
 
 
 def _one_step(technique: Technique, w0: torch.Tensor, data_grad: torch.Tensor, lr: float):
@@ -54,7 +68,21 @@ def test_the_baseline_uses_adam_and_weight_decay_uses_adamw():
     assert type(make_optimizer(net, Technique("l2", l2=1e-3), 1e-3)) is torch.optim.Adam
     adamw = make_optimizer(net, Technique("wd", weight_decay=0.5), 1e-3)
     assert type(adamw) is torch.optim.AdamW
-    assert adamw.param_groups[0]["weight_decay"] == 0.5
+    decayed, kept = adamw.param_groups
+    assert decayed["weight_decay"] == 0.5 and decayed["params"] == [net.weight]
+    assert kept["weight_decay"] == 0 and kept["params"] == [net.bias]
+
+
+def test_adamw_decays_the_weights_and_not_the_biases():
+    # No data gradient: the weights shrink by (1 - lr * decay), the biases stay put.
+    net = nn.Linear(3, 2)
+    w0, b0 = net.weight.detach().clone(), net.bias.detach().clone()
+    lr, decay = 0.01, 0.5
+    optimizer = make_optimizer(net, Technique("wd", weight_decay=decay), lr)
+    (0 * net(torch.ones(1, 3)).sum()).backward()
+    optimizer.step()
+    torch.testing.assert_close(net.weight.detach(), (1 - lr * decay) * w0)
+    torch.testing.assert_close(net.bias.detach(), b0)
 
 
 def test_adamw_shrinks_every_weight_by_the_same_factor():
@@ -200,6 +228,9 @@ def test_the_full_profile_measures_every_technique_on_several_seeds():
     assert len(config.seeds) >= 3
     assert config.train.train_size == 1000 and config.train.batch_size == 64  # the exercise's
     assert config.train.schedule == "constant"
+    # validation images: some watch the epochs, the others (all the rest) compare
+    assert config.train.val_size == 2000 and config.compare_size is None
+    assert config.train.test_size is None  # the test set, once, whole
     names = [t.name for t in config.techniques]
     assert names[0] == "baseline" and len(set(names)) == len(names)
     assert set(config.figure_techniques) <= set(names)

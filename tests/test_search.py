@@ -13,6 +13,9 @@ import time
 
 import cloudpickle  # joblib's (it depends on it from 1.6)
 import optuna
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 from lesson_code import definitions
 from mnist_tutorial.config import TrainConfig
@@ -26,7 +29,7 @@ Choice, IntLogUniform, LogUniform = lesson.Choice, lesson.IntLogUniform, lesson.
 best_so_far, best_trial = lesson.best_so_far, lesson.best_trial
 grid_search, random_search = lesson.grid_search, lesson.random_search
 mlp_config, optuna_search, suggest = lesson.mlp_config, lesson.optuna_search, lesson.suggest
-num_weights, trial_cost = lesson.num_weights, lesson.trial_cost
+num_weights, trial_cost, training_flop = lesson.num_weights, lesson.trial_cost, lesson.training_flop
 SPACE = {"lr": LogUniform(1e-4, 1e-2), "width": IntLogUniform(64, 1024),
          "batch_size": Choice((32, 64))}
 
@@ -121,12 +124,24 @@ def test_random_search_spends_at_most_its_budget_and_stops_at_the_first_misfit()
     assert spent + cost(draws[-1]) > 30.0
 
 
-def test_a_trial_costs_six_flop_per_weight_and_image():
+def test_training_flop_is_what_pytorch_counts_for_a_training_step():
+    # PyTorch's own counter, on the real network: forward, loss and backward of a batch.
+    torch.manual_seed(0)
     for width in (64, 100, 1024):
-        assert num_weights(width) == count_parameters(MLP((width, width // 4)))
+        net = MLP((width, width // 4))
+        assert num_weights(width) == count_parameters(net)
+        X, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+        with FlopCounterMode(display=False) as counter:
+            F.cross_entropy(net(X), y).backward()
+        assert counter.get_total_flops() == 8 * training_flop(width)
+        # Below the rule of thumb's 6 per weight: the first layer passes no gradient down.
+        assert 4 <= training_flop(width) / num_weights(width) < 6
+
+
+def test_a_trial_costs_its_flop_per_image_times_the_images_whatever_the_batch_size():
     base = TrainConfig(num_epochs=2, train_size=10_000)
     cost = trial_cost({"width": 1024, "lr": 1e-3, "batch_size": 32}, base)
-    assert cost == 6 * num_weights(1024) * 2 * 10_000 / 1e9
+    assert cost == training_flop(1024) * 2 * 10_000 / 1e9
     assert cost == trial_cost({"width": 1024, "lr": 1e-2, "batch_size": 512}, base)
 
 

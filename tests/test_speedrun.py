@@ -1,11 +1,14 @@
-"""Tests of the speedrun lesson's code: the clock stops while the network is tested,
-time to the target is read off the right epoch, an early stop stops, threads come back.
+"""Tests of the speedrun lesson's code: the clock stops while the network is measured,
+every epoch is measured on the validation images and the test images only once, at the
+end and when asked, time to the target is read off the right epoch, an early stop stops,
+threads come back.
 
 The lesson's runs and claims are checked when its notebook runs (test_notebooks.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import types
 
 import pytest
@@ -13,7 +16,7 @@ import torch
 
 from lesson_code import definitions
 from mnist_tutorial.config import TrainConfig
-from mnist_tutorial.data import load_mnist
+from mnist_tutorial.data import load_mnist, make_split
 
 lesson = definitions("speedrun")
 TINY = TrainConfig(num_epochs=3, batch_size=256, lr=5e-3, label_smoothing=0.1,
@@ -52,6 +55,41 @@ def test_the_clock_stops_while_the_network_is_tested(speedrun, monkeypatch):
     assert len(run.accuracy) == TINY.num_epochs and all(0 <= a <= 1 for a in run.accuracy)
 
 
+def test_epochs_are_measured_on_validation_and_the_test_set_once_at_the_end(speedrun,
+                                                                             monkeypatch):
+    """Sizes that differ (validation 200, test 100) tell the two sets apart; the labels
+    say they are the right images. A fake clock: the final test costs 100 s, off the clock."""
+    config = dataclasses.replace(TINY, val_size=200, test_size=100)
+    split = make_split(lesson.mnist, config.train_size, config.val_size, config.test_size)
+    measured, now = [], [0.0]
+    evaluate, train_epoch = lesson.evaluate, lesson.train_epoch
+
+    def recorded(net, batches, loss_fn):
+        measured.append(batches.y.cpu())
+        now[0] += 100.0
+        return evaluate(net, batches, loss_fn)
+
+    def one_second(*args, **kwargs):
+        now[0] += 1.0
+        return train_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(lesson, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+    monkeypatch.setattr(lesson, "evaluate", recorded)
+    monkeypatch.setattr(lesson, "train_epoch", one_second)
+    run = speedrun(config, "fp32")
+    assert run.test_accuracy is None
+    assert len(measured) == config.num_epochs
+    assert all(torch.equal(y, lesson.mnist.train_labels[split.val]) for y in measured)
+
+    measured.clear()
+    run = speedrun(config, "fp32", test=True)
+    assert len(measured) == config.num_epochs + 1
+    assert all(torch.equal(y, lesson.mnist.train_labels[split.val]) for y in measured[:-1])
+    assert torch.equal(measured[-1], lesson.mnist.test_labels[split.test])
+    assert 0 <= run.test_accuracy <= 1
+    assert run.seconds == [1.0, 2.0, 3.0]  # neither set's measurement is on the clock
+
+
 def test_an_early_stop_stops_and_threads_come_back(speedrun):
     threads = torch.get_num_threads()
     run = speedrun(TINY, "fp32", threads=1, stop_at=0.0)
@@ -59,7 +97,7 @@ def test_an_early_stop_stops_and_threads_come_back(speedrun):
     assert torch.get_num_threads() == threads
 
 
-def test_the_seed_pipeline_and_foreach_adam_learn_too(speedrun):
+def test_the_seed_pipeline_and_for_loop_adam_learn_too(speedrun):
     run = speedrun(TINY, "bf16", pipeline="lesson", fused=False)
     assert run.accuracy[-1] > 0.5
 

@@ -219,7 +219,10 @@ def on_files(files: Files, config) -> Files:
     except (homes.HomeError, run.BuildError, RuntimeError, ValueError) as error:
         raise PluginError(str(error)) from None
 
-    course = downloads.course_addresses(config.site_url, _state["repo"],
+    # A served site publishes no wheel (and serve's site_url is its own address).
+    wheel = (downloads.wheel_name() if not serving and not _state["offline"]
+             and downloads.has_package() else None)
+    course = downloads.course_addresses(config.site_url, wheel, _state["repo"],
                                         _commit() if _state["repo"] else None)
     published_dir = cache.cache_dir() / "site" / _state["profile"]
     public = {}
@@ -269,13 +272,14 @@ def on_files(files: Files, config) -> Files:
     document = {"profile": _state["profile"], "homes": public}
     files.append(File.generated(config, "results.json",
                                 content=json.dumps(document, indent=1, sort_keys=True)))
-    if not serving and not _state["offline"]:  # a reader's copy needs no runs nor wheel
+    if not serving and not _state["offline"]:  # a reader's copy needs no runs
         _publish_runs(config, files, found, entries)
+    if wheel:
         try:
-            wheel = downloads.build_wheel()
+            files.append(File.generated(config, f"{DOWNLOADS}/{wheel}",
+                                        content=downloads.build_wheel()))
         except downloads.DownloadError as error:
             raise PluginError(str(error)) from None
-        files.append(File.generated(config, f"{DOWNLOADS}/{downloads.wheel_name()}", content=wheel))
     if _state["offline_copy"]:  # written after the build (on_post_build); linked before
         files.append(File.generated(config, downloads.OFFLINE_ZIP, content=b""))
     return files
@@ -524,6 +528,41 @@ def _buttons(home: homes.Home) -> str:
     return " ".join(parts)
 
 
+WORDS_PER_MINUTE = 200  # technical prose, read with care (code and maths take longer still)
+
+
+def reading_minutes(markdown: str) -> int:
+    """Minutes to read a page's prose: its words, without code, comments or includes."""
+    prose = re.sub(r"<!--.*?-->", "", FENCED.sub("", markdown), flags=re.DOTALL)
+    prose = re.sub(r"^\s*-{2}8<-{2}.*$", "", prose, flags=re.MULTILINE)
+    words = len(re.findall(r"[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*", prose))
+    return max(1, round(words / WORDS_PER_MINUTE))
+
+
+def _objectives(page, home: homes.Home, markdown: str) -> str:
+    """The box a lesson opens with: what the reader will be able to do (the page's
+    ``objectives:``), how long it reads and how long its notebook ran in this build."""
+    objectives = page.meta.get("objectives", [])
+    if not (isinstance(objectives, list)
+            and all(isinstance(item, str) and item.strip() for item in objectives)):
+        raise PluginError(f"{page.file.src_uri}: 'objectives:' in the front matter is a list of "
+                          f"sentences, what the reader will be able to do after the page")
+    kind = "exercise" if page.file.src_uri.startswith("exercises/") else "lesson"
+    seconds = _state["provenance"].get(home.name, {}).get("wall_time_s")
+    if home.name in _state["pending"] or not seconds:
+        ran = "Its notebook has not finished running yet."
+    else:
+        ran = (f"Its notebook ran in {seconds:.0f} s when this site was built"
+               if seconds < 90 else
+               f"Its notebook ran in {seconds / 60:.0f} minutes when this site was built")
+        ran += f" ({_state['profile']} profile)."
+    lines = [f'!!! abstract "In this {kind}"']
+    if objectives:
+        lines += ["    After it you can:", ""] + [f"    - {item.strip()}" for item in objectives] + [""]
+    lines.append(f"    About {reading_minutes(markdown)} minutes to read. {ran}")
+    return "\n".join(lines)
+
+
 def _slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
 
@@ -592,7 +631,9 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     home = next((h for h in _state["homes"].values() if h.page == page.file.src_uri), None)
     if home is None:
         return markdown
-    head = [_buttons(home)] if home.name in _state["notebook_files"] else []
+    head = [_objectives(page, home, markdown)]
+    if home.name in _state["notebook_files"]:
+        head.append(_buttons(home))
     if home.name in _state["failures"]:
         blocks.append(failure_box(home.name, page))
         head.append(BLOCK.format(len(blocks) - 1))

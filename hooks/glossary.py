@@ -42,7 +42,9 @@ PROSE = {"p", "li"}  # running text: the only place a term is linked,
 # and never inside one of these, however deep:
 SKIP_TAGS = {"a", "code", "pre", "kbd", "script", "style", "abbr", "button", "summary",
              "label", "figcaption", "table", "svg", "h1", "h2", "h3", "h4", "h5", "h6", "dt"}
-SKIP_CLASSES = {"arithmatex", "admonition-title", "result-provenance", "md-button"}
+# result-failure, result-pending-box: the build's own report on a run, quoted as it is.
+SKIP_CLASSES = {"arithmatex", "admonition-title", "result-provenance", "md-button",
+                "result-failure", "result-pending-box"}
 ANCHOR_LEFT = re.compile(r"\{\s*[#.][^}]*\}")  # an attribute list that made no term
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 LINKED = "\x00"  # marks link text while the tooltip is cut from a definition

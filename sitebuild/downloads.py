@@ -54,13 +54,19 @@ def wheel_name(root: Path = ROOT) -> str:
     return f"{re.sub(r'[-_.]+', '_', name.group(1)).lower()}-{version.group(1)}-py3-none-any.whl"
 
 
-def course_addresses(site_url: str | None, repo: str, commit: str | None) -> list[str]:
-    """Where the notebooks' setup cell installs the course from, in order: the wheel this
-    site publishes (only a site with an address has one a notebook can reach), then
-    the repository at the site's commit (built from source by pip)."""
+def has_package(root: Path = ROOT) -> bool:
+    """Whether there is a package to publish (a preview or test project may have none)."""
+    return (root / "pyproject.toml").is_file()
+
+
+def course_addresses(site_url: str | None, wheel: str | None, repo: str,
+                     commit: str | None) -> list[str]:
+    """Where the notebooks' setup cell installs the course from, in order: the wheel
+    this site publishes (a file name; only a site with an address has one a notebook can
+    reach), then the repository at the site's commit (built from source by pip)."""
     addresses = []
-    if site_url:
-        addresses.append(f"{site_url.rstrip('/')}/{DOWNLOADS}/{wheel_name()}")
+    if site_url and wheel:
+        addresses.append(f"{site_url.rstrip('/')}/{DOWNLOADS}/{wheel}")
     if repo:
         addresses.append(f"git+https://github.com/{repo}" + (f"@{commit}" if commit else ""))
     return addresses

@@ -9,6 +9,7 @@ experiment cache, so after the first build each takes a few seconds.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -340,3 +341,37 @@ def test_every_page_ends_with_key_ideas_and_self_checks(page):
     checks = text.split("## Check yourself", 1)
     assert len(checks) == 2, f"{page}: no 'Check yourself' section"
     assert checks[1].count('??? question "') >= 2, f"{page}: fewer than two self-checks"
+
+
+LESSON_PAGES = sorted(p.relative_to(ROOT / "docs").as_posix()
+                      for folder in ("lessons", "exercises")
+                      for p in (ROOT / "docs" / folder).glob("*.md"))
+
+
+@pytest.mark.parametrize("page", LESSON_PAGES)
+def test_every_page_opens_with_objectives_and_times(page, site_dir):
+    """Under the title: what the reader will be able to do, the reading time and how long
+    the page's notebook ran in this build (hooks/course.py, _objectives)."""
+    html = BeautifulSoup((site_dir / page.removesuffix(".md") / "index.html")
+                         .read_text(encoding="utf-8"), "html.parser")
+    article = html.select_one("article")
+    first_box = article.find("h1").find_next_sibling(class_="admonition")
+    assert first_box is not None and "abstract" in first_box["class"], f"{page}: no opening box"
+    title = first_box.select_one(".admonition-title").get_text()
+    assert title in ("In this lesson", "In this exercise"), title
+    objectives = [li.get_text(" ", strip=True) for li in first_box.select("li")]
+    assert len(objectives) >= 2, f"{page}: objectives {objectives}"
+    text = first_box.get_text(" ", strip=True)
+    assert re.search(r"About \d+ minutes to read\.", text), text
+    assert re.search(r"Its notebook ran in \d+ (s|minutes) when this site was built", text), text
+
+
+def test_reading_time_counts_prose_not_code():
+    hook = importlib.util.module_from_spec(
+        spec := importlib.util.spec_from_file_location("course_hook", ROOT / "hooks" / "course.py"))
+    spec.loader.exec_module(hook)
+    prose = " ".join(["word"] * 1000)
+    code = "```python\n" + "x = 1\n" * 5000 + "```\n"
+    assert hook.reading_minutes(prose) == 5
+    assert hook.reading_minutes(prose + "\n\n" + code + "<!-- " + prose + " -->") == 5
+    assert hook.reading_minutes("Short.") == 1

@@ -9,6 +9,7 @@
 # a quick run.
 
 # %%
+# --8<-- [start:setup]
 import dataclasses
 import math
 import statistics
@@ -21,7 +22,6 @@ from torch import nn
 from mnist_tutorial import plots
 from mnist_tutorial.config import TrainConfig, current_profile
 from mnist_tutorial.data import load_mnist
-from mnist_tutorial.report import Report, format_value, scientific_text
 from mnist_tutorial.toy import single_thread
 from mnist_tutorial.training import pick_device, train_model
 
@@ -50,6 +50,9 @@ SMOKE = dataclasses.replace(FULL, width=128, batch_size=256, train=FULL.train.sm
 CONFIG = FULL if current_profile() == "full" else SMOKE
 
 device = pick_device()
+# --8<-- [end:setup]
+from mnist_tutorial.report import Report, format_value, scientific_text
+
 report = Report("activations", seeds=sorted({CONFIG.seed, *CONFIG.seeds}), device=device)
 print(CONFIG, device)
 
@@ -57,10 +60,10 @@ print(CONFIG, device)
 # ## Five activations and their derivatives, from the formulas
 
 # %%
+# --8<-- [start:functions]
 LEAKY_SLOPE = 0.01  # nn.LeakyReLU's default
 
 
-# --8<-- [start:functions]
 def relu(x):
     return torch.where(x > 0, x, 0.0)
 
@@ -225,6 +228,7 @@ with plots.figure(1, 2, figsize=(9, 3.6)) as (fig, (left, right)):
 # batch of random inputs, and the gradient each layer's weights receive.
 
 # %%
+# --8<-- [start:gradient_norms]
 # The weight scale ``init="scaled"`` uses for each activation: torch's gain for it
 # (He initialisation for the ReLU family; GELU, which torch has no gain for, takes ReLU's).
 GAIN_NAME = {"relu": "relu", "leaky_relu": "leaky_relu", "gelu": "relu", "tanh": "tanh",
@@ -233,7 +237,6 @@ MODULES = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "tanh":
            "sigmoid": nn.Sigmoid}
 
 
-# --8<-- [start:gradient_norms]
 def deep_stack(activation, depth=20, width=256, init="default"):
     """``depth`` times Linear(width, width) + activation, then to 10 logits.
 

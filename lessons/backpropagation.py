@@ -8,6 +8,7 @@
 # A few seconds on a laptop CPU; set `MNIST_TUTORIAL_PROFILE=smoke` for a quicker run.
 
 # %%
+# --8<-- [start:setup]
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -17,7 +18,6 @@ import torch.nn.functional as F
 
 from mnist_tutorial import plots
 from mnist_tutorial.config import current_profile
-from mnist_tutorial.report import Report, format_value, scientific_text
 from mnist_tutorial.toy import single_thread
 
 
@@ -50,6 +50,8 @@ SMOKE = dataclasses.replace(FULL, check_shapes=FULL.check_shapes[:2], widths=(4,
                             repeats=20, num_steps=50, check_timing=False)
 CONFIG = FULL if current_profile() == "full" else SMOKE
 NAMES = ("W1", "b1", "W2", "b2")
+# --8<-- [end:setup]
+from mnist_tutorial.report import Report, format_value, scientific_text
 
 report = Report("backpropagation", seeds=[CONFIG.seed], precision="fp32")
 print(CONFIG)

@@ -9,6 +9,7 @@
 # `MNIST_TUTORIAL_PROFILE=smoke` for a quicker run.
 
 # %%
+# --8<-- [start:setup]
 import dataclasses
 import statistics
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from mnist_tutorial import plots
 from mnist_tutorial.config import TrainConfig, current_profile
 from mnist_tutorial.data import load_mnist
 from mnist_tutorial.models import MLP, count_parameters
-from mnist_tutorial.report import Report, format_value, seed_difference
 from mnist_tutorial.training import pick_device, train_model
 
 
@@ -41,6 +41,9 @@ SMOKE = Config(TrainConfig.recipe("plain", num_epochs=1, train_size=1024, val_si
 CONFIG = FULL if current_profile() == "full" else SMOKE
 
 device = pick_device()
+# --8<-- [end:setup]
+from mnist_tutorial.report import Report, format_value, seed_difference
+
 report = Report("batch_sizes", seeds=CONFIG.seeds, device=device)
 print(CONFIG)
 
@@ -76,8 +79,8 @@ def binned_loss(step_loss, batch_size: int, bin_examples: int) -> list[float]:
 # after every epoch.
 
 # %%
-mnist = load_mnist()
 # --8<-- [start:runs]
+mnist = load_mnist()
 runs = {batch_size: [train_model(dataclasses.replace(CONFIG.train, batch_size=batch_size,
                                                       seed=seed),
                                  mnist, device=device)

@@ -8,7 +8,9 @@
 # quicker run.
 
 # %%
+# --8<-- [start:setup]
 import dataclasses
+import math
 import statistics
 from dataclasses import dataclass
 
@@ -19,7 +21,6 @@ from mnist_tutorial import plots
 from mnist_tutorial.config import current_profile
 from mnist_tutorial.data import load_mnist, make_split, normalise
 from mnist_tutorial.models import count_parameters
-from mnist_tutorial.report import Report, format_value
 from mnist_tutorial.toy import accuracy, fit_classifier, make_moons, regions_figure, single_thread
 
 
@@ -47,6 +48,8 @@ FULL = Config()
 SMOKE = dataclasses.replace(FULL, num_points=400, num_steps=300, sweep_seeds=(0,),
                             train_size=1024, test_size=512, mnist_steps=50, min_accuracy=0.7)
 CONFIG = FULL if current_profile() == "full" else SMOKE
+# --8<-- [end:setup]
+from mnist_tutorial.report import Report, format_value
 
 report = Report("capacity", seeds=sorted({CONFIG.seed, *CONFIG.sweep_seeds}), precision="fp32")
 print(CONFIG)

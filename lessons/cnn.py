@@ -8,6 +8,7 @@
 # for a quick run.
 
 # %%
+# --8<-- [start:setup]
 import copy
 import dataclasses
 import statistics
@@ -21,7 +22,6 @@ from mnist_tutorial.config import SMOKE as SMOKE_SIZES
 from mnist_tutorial.config import TrainConfig, current_profile
 from mnist_tutorial.data import MNIST, load_mnist
 from mnist_tutorial.models import MLP, count_parameters
-from mnist_tutorial.report import Report, format_value
 from mnist_tutorial.training import TrainResult, fit, pick_device
 
 
@@ -62,6 +62,9 @@ SMOKE = Config(CNNConfig(**SMOKE_SIZES), MLP_CONFIG, CNNConfig(**SMOKE_SIZES),
 CONFIG = FULL if current_profile() == "full" else SMOKE
 
 device = pick_device()
+# --8<-- [end:setup]
+from mnist_tutorial.report import Report, format_value
+
 report = Report("cnn", seeds=[CONFIG.cnn.seed], device=device)
 print(CONFIG)
 
@@ -106,17 +109,17 @@ print("output shape for a batch of 2:", tuple(net(torch.zeros(2, 1, 28, 28)).sha
 # split and batches, validation every epoch, the test set once at the end.
 
 # %%
+# --8<-- [start:train_cnn]
 def train_cnn(config: CNNConfig, mnist: MNIST | None = None, device=None,
               progress: bool = False) -> TrainResult:
     """Train ``CNN`` with the loop that trains the MLP: validate every epoch, test once."""
     device = pick_device(device)
-    # --8<-- [start:train_cnn]
     torch.manual_seed(config.seed)  # the initial weights
     net = CNN(config.channels, config.kernel_size, config.hidden).to(device)
     if config.channels_last:  # (B, H, W, C) in memory: faster convolutions on CPUs
         net = net.to(memory_format=torch.channels_last)
     return fit(net, config, mnist, device, progress=progress)
-    # --8<-- [end:train_cnn]
+# --8<-- [end:train_cnn]
 
 
 # %%

@@ -14,12 +14,13 @@
 # environment variable `MNIST_TUTORIAL_DATA`.
 
 # %%
+# --8<-- [start:setup]
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Subset, random_split
+from torch.utils.data import DataLoader, Dataset, Subset, random_split
 
 from mnist_tutorial import plots
 from mnist_tutorial.config import current_profile
@@ -28,6 +29,7 @@ from mnist_tutorial.data import (
     NUM_TRAIN,
     NUM_VAL,
     SHA256,
+    SPLIT_SEED,
     STD,
     TensorBatches,
     data_root,
@@ -38,7 +40,6 @@ from mnist_tutorial.data import (
     normalise,
     split_indices,
 )
-from mnist_tutorial.report import Report, format_value
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ FULL = Config()
 # shorter pass.
 SMOKE = Config(timed_images=2560)
 CONFIG = FULL if current_profile() == "full" else SMOKE
+# --8<-- [end:setup]
+from mnist_tutorial.report import Report, format_value
 
 report = Report("data", precision="fp32")
 print(CONFIG)
@@ -312,9 +315,10 @@ def epoch_seconds(batches):
 
 # %%
 # --8<-- [start:torchvision_loader]
+train_idx, val_idx = split_indices()  # the course's split, drawn as above
 mnist_train = torchvision_mnist(data_root(), train=True, download=downloads_allowed())
 train_set = Subset(mnist_train, train_idx)  # our 50,000 training images
-torchvision_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True)
+torchvision_loader = DataLoader(train_set, batch_size=CONFIG.batch_size, shuffle=True)
 # --8<-- [end:torchvision_loader]
 X, y = next(iter(torchvision_loader))  # (B, 1, 28, 28), (B,)
 print("one batch: X", tuple(X.shape), X.dtype, "| y", tuple(y.shape), y.dtype)

@@ -17,6 +17,7 @@
 # gives a quick run.
 
 # %%
+# --8<-- [start:setup]
 import base64
 import dataclasses
 import json
@@ -32,7 +33,6 @@ from mnist_tutorial import plots
 from mnist_tutorial.config import TrainConfig, current_profile
 from mnist_tutorial.data import MEAN, STD, load_mnist, make_split
 from mnist_tutorial.models import count_parameters
-from mnist_tutorial.report import Report
 from mnist_tutorial.training import checkpoint_dir, load_mlp, pick_device, train_model
 
 SIZE = 28  # MNIST's images are 28×28...
@@ -61,6 +61,9 @@ SMOKE = dataclasses.replace(FULL, train=FULL.train.smoke(), claims_need_full=Fal
 CONFIG = FULL if current_profile() == "full" else SMOKE
 
 device = pick_device()
+# --8<-- [end:setup]
+from mnist_tutorial.report import Report
+
 report = Report("draw_a_digit", seeds=[CONFIG.train.seed], device=device)
 print(CONFIG)
 

@@ -15,6 +15,7 @@
 # half a minute on a laptop CPU). `MNIST_TUTORIAL_PROFILE=smoke` gives a quick run.
 
 # %%
+# --8<-- [start:setup]
 import dataclasses
 import json
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from torch import nn
 from mnist_tutorial import plots
 from mnist_tutorial.config import TrainConfig, current_profile
 from mnist_tutorial.data import TensorBatches, load_mnist, make_split
-from mnist_tutorial.report import Report
+from mnist_tutorial.models import MLP
 from mnist_tutorial.training import (
     EVAL_BATCH_SIZE,
     checkpoint_dir,
@@ -52,6 +53,9 @@ SMOKE = dataclasses.replace(FULL, train=FULL.train.smoke(), min_accuracy=None)
 CONFIG = FULL if current_profile() == "full" else SMOKE
 
 device = pick_device()  # $MNIST_TUTORIAL_DEVICE, else CUDA if a GPU is visible, else the CPU
+# --8<-- [end:setup]
+from mnist_tutorial.report import Report
+
 report = Report("evaluation", seeds=[CONFIG.train.seed], device=device)
 print(CONFIG)
 print("device:", device)

@@ -7,6 +7,7 @@
 # A few minutes on a laptop CPU; set `MNIST_TUTORIAL_PROFILE=smoke` for a quick run.
 
 # %%
+# --8<-- [start:setup]
 import copy
 import dataclasses
 import statistics
@@ -17,7 +18,6 @@ from torch import nn
 
 from mnist_tutorial.config import current_profile
 from mnist_tutorial.models import count_parameters
-from mnist_tutorial.report import Report, format_value, scientific_text
 from mnist_tutorial.toy import accuracy, fit_classifier, make_moons, regions_figure, single_thread
 
 
@@ -39,6 +39,8 @@ FULL = Config()
 SMOKE = dataclasses.replace(FULL, depths=(1, 2, 5), width=64, num_points=400, num_steps=300,
                             seeds=(0,))
 CONFIG = FULL if current_profile() == "full" else SMOKE
+# --8<-- [end:setup]
+from mnist_tutorial.report import Report, format_value, scientific_text
 
 report = Report("linear_collapse", seeds=CONFIG.seeds, precision="fp32")
 print(CONFIG)

@@ -7,6 +7,7 @@
 # the lesson quotes is computed here. Nothing is trained: seconds on a laptop CPU.
 
 # %%
+# --8<-- [start:setup]
 from dataclasses import dataclass
 
 import matplotlib.patches as patches
@@ -16,8 +17,7 @@ from torch import nn
 from mnist_tutorial import plots
 from mnist_tutorial.config import current_profile
 from mnist_tutorial.data import load_mnist, normalise
-from mnist_tutorial.models import MLP, count_parameters
-from mnist_tutorial.report import Report, format_value
+from mnist_tutorial.models import ACTIVATIONS, MLP, count_parameters
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class Config:
 FULL = Config()
 SMOKE = FULL  # nothing is trained: both profiles are the same
 CONFIG = FULL if current_profile() == "full" else SMOKE
+# --8<-- [end:setup]
+from mnist_tutorial.report import Report, format_value
 
 report = Report("model", seeds=[CONFIG.seed], precision="fp32")
 print(CONFIG)

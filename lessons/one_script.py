@@ -106,7 +106,9 @@ def main(num_epochs=5, batch_size=256, lr=1e-3, train_size=None, seed=0):
 
 
 if __name__ == "__main__":
-    main()
+    # MNIST_TUTORIAL_PROFILE=smoke, the course's quick check: one epoch on 500 images
+    quick = os.environ.get("MNIST_TUTORIAL_PROFILE") == "smoke"
+    main(**({"num_epochs": 1, "train_size": 500} if quick else {}))
 # --8<-- [end:script]
 
 # %% [markdown]

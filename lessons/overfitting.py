@@ -8,6 +8,7 @@
 # laptop CPU; set `MNIST_TUTORIAL_PROFILE=smoke` for a quicker run.
 
 # %%
+# --8<-- [start:setup]
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,6 @@ import numpy as np
 from mnist_tutorial import plots
 from mnist_tutorial.config import TrainConfig, current_profile
 from mnist_tutorial.data import load_mnist
-from mnist_tutorial.report import Report
 from mnist_tutorial.training import pick_device, train_model
 
 
@@ -35,6 +35,9 @@ SMOKE = Config(TrainConfig.recipe("plain", num_epochs=3, batch_size=64, train_si
 CONFIG = FULL if current_profile() == "full" else SMOKE
 
 device = pick_device()
+# --8<-- [end:setup]
+from mnist_tutorial.report import Report
+
 report = Report("overfitting", seeds=[CONFIG.train.seed], device=device)
 print(CONFIG)
 

@@ -10,6 +10,7 @@
 # `MNIST_TUTORIAL_PROFILE=smoke` for a quick run.
 
 # %%
+# --8<-- [start:setup]
 import copy
 import statistics
 from dataclasses import dataclass
@@ -23,7 +24,6 @@ from mnist_tutorial import plots
 from mnist_tutorial.config import TrainConfig, current_profile
 from mnist_tutorial.data import MEAN, STD, TensorBatches, load_mnist, make_split
 from mnist_tutorial.models import MLP
-from mnist_tutorial.report import Report, format_value, seed_difference
 from mnist_tutorial.training import EVAL_BATCH_SIZE, evaluate, pick_device, train_epoch
 
 
@@ -86,6 +86,9 @@ CONFIG = FULL if current_profile() == "full" else SMOKE
 device = pick_device()
 # fp32 on every machine: bf16 autocast saved 8 % of the time here, and in a trial run
 # it narrowed dropout's lead over the baseline to within the seeds' spread.
+# --8<-- [end:setup]
+from mnist_tutorial.report import Report, format_value, seed_difference
+
 report = Report("regularisation", seeds=CONFIG.seeds, device=device, precision="fp32")
 print(CONFIG)
 
@@ -208,6 +211,7 @@ class Augmented:
 # copy of the best weights, stop once `patience` epochs bring no better ones.
 
 # %%
+# --8<-- [start:train]
 @dataclass
 class Data:
     train_images: torch.Tensor  # (N, 28, 28) uint8
@@ -226,7 +230,6 @@ class Run:
     best_epoch: int  # lowest validation loss
 
 
-# --8<-- [start:train]
 def train(technique: Technique, seed: int, data: Data, config: Config) -> Run:
     """A new network trained with ``technique``, validated after every epoch."""
     torch.manual_seed(seed)  # initial weights, dropout masks and augmentations

@@ -10,6 +10,7 @@
 # `site` and `test` extras; elsewhere `pip install optuna joblib`).
 
 # %%
+# --8<-- [start:setup]
 import dataclasses
 import functools
 import itertools
@@ -29,10 +30,10 @@ import optuna
 from mnist_tutorial import plots
 from mnist_tutorial.config import TrainConfig, current_profile
 from mnist_tutorial.data import NUM_TRAIN, load_mnist
-from mnist_tutorial.report import Report, format_value
 from mnist_tutorial.training import pick_device, train_model
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # else a log line per trial
+# --8<-- [end:setup]
 
 # %% [markdown]
 # ## The search space
@@ -87,7 +88,6 @@ SPACE = (("lr", LogUniform(1e-4, 1e-2)), ("width", IntLogUniform(64, 1024)),
 TRIAL = TrainConfig(num_epochs=1, schedule="constant", train_size=10_000)
 NUM_WORKERS = 2  # processes sharing the Optuna study
 NUM_STARTUP_TRIALS = 4  # TPE's random start (Optuna's default is 10)
-# --8<-- [end:config]
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,9 @@ SMOKE = Config(  # widths up to the grid's largest, so that a few random trials 
 CONFIG = FULL if current_profile() == "full" else SMOKE
 
 device = pick_device()
+# --8<-- [end:config]
+from mnist_tutorial.report import Report, format_value
+
 report = Report("search", seeds=[CONFIG.trial.seed], device=device)
 print(CONFIG)
 
@@ -186,6 +189,7 @@ report.check(all(4 <= v < 6 for v in flop_per_weight.values()),
 # that budget.
 
 # %%
+# --8<-- [start:searches]
 @dataclass
 class Trial:
     number: int  # 1, 2, ... in the order tried
@@ -194,7 +198,6 @@ class Trial:
     seconds: float
 
 
-# --8<-- [start:searches]
 def grid_search(objective: Callable[[dict], float], grid: dict[str, list]) -> list[Trial]:
     """Every combination of the values in ``grid``: the Cartesian product, in order."""
     names = list(grid)
@@ -222,7 +225,6 @@ def run_trials(objective, configs: list[dict]) -> list[Trial]:
         value = objective(params)
         trials.append(Trial(number, params, value, time.perf_counter() - start))
     return trials
-# --8<-- [end:searches]
 
 
 def best_so_far(trials: list[Trial]) -> list[float]:
@@ -232,6 +234,7 @@ def best_so_far(trials: list[Trial]) -> list[float]:
 
 def best_trial(trials: list[Trial]) -> Trial:
     return max(trials, key=lambda t: t.value)
+# --8<-- [end:searches]
 
 
 # %% [markdown]
@@ -241,6 +244,7 @@ def best_trial(trials: list[Trial]) -> Trial:
 # width, and returns its validation accuracy (never the test accuracy).
 
 # %%
+# --8<-- [start:objective]
 def mlp_config(params: dict, base: TrainConfig) -> TrainConfig:
     """``base`` with a trial's ``lr``, ``batch_size`` and ``width``.
 
@@ -251,7 +255,6 @@ def mlp_config(params: dict, base: TrainConfig) -> TrainConfig:
                                hidden=(params["width"], params["width"] // 4))
 
 
-# --8<-- [start:objective]
 def mlp_trial(base, mnist, device=None) -> Callable[[dict], float]:
     """The objective: train ``base`` with the trial's values, return validation accuracy."""
     # A tiny run first: the first optimiser of a process imports part of torch (seconds),
@@ -355,7 +358,6 @@ def optuna_search(make_objective: Callable, space: dict, budget: float,
                                       study_name, seed)
         for worker in range(num_workers))
     return optuna.load_study(study_name=study_name, storage=storage)
-# --8<-- [end:optuna]
 
 
 def study_trials(study: optuna.Study) -> list[Trial]:
@@ -363,14 +365,15 @@ def study_trials(study: optuna.Study) -> list[Trial]:
     done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     return [Trial(t.number + 1, dict(t.params), t.value, t.user_attrs["seconds"])
             for t in sorted(done, key=lambda t: t.number)]
+# --8<-- [end:optuna]
 
 
 # %% [markdown]
 # ## The three searches, then the winner on the test set, once
 
 # %%
-mnist = load_mnist()
 # --8<-- [start:run]
+mnist = load_mnist()
 objective = mlp_trial(CONFIG.trial, mnist, device)
 grid_trials = grid_search(objective, dict(CONFIG.grid))
 cost = functools.partial(trial_cost, base=CONFIG.trial)  # cost(params) in GFLOP

@@ -9,6 +9,7 @@
 # `MNIST_TUTORIAL_PROFILE=smoke` for a quicker run.
 
 # %%
+# --8<-- [start:setup]
 import dataclasses
 import statistics
 import time
@@ -21,7 +22,6 @@ from mnist_tutorial import plots
 from mnist_tutorial.config import TrainConfig, current_profile
 from mnist_tutorial.data import TensorBatches, lesson_loader, load_mnist, make_split
 from mnist_tutorial.models import MLP
-from mnist_tutorial.report import Report, format_value
 from mnist_tutorial.training import (
     EVAL_BATCH_SIZE,
     evaluate,
@@ -68,8 +68,11 @@ CONFIG = FULL if current_profile() == "full" else SMOKE
 
 device = pick_device()
 precision = pick_precision(device)  # bf16 where this machine runs it clearly faster
-report = Report("speedrun", seeds=CONFIG.seeds, device=device)
 mnist = load_mnist()
+# --8<-- [end:setup]
+from mnist_tutorial.report import Report, format_value
+
+report = Report("speedrun", seeds=CONFIG.seeds, device=device)
 print(CONFIG, precision, sep="\n")
 
 # %% [markdown]
@@ -81,6 +84,7 @@ print(CONFIG, precision, sep="\n")
 # that reaches it. The test images are only used at the end of the recipe's own runs.
 
 # %%
+# --8<-- [start:speedrun]
 @dataclass
 class Run:
     accuracy: list[float]  # validation accuracy after each epoch
@@ -91,7 +95,6 @@ class Run:
         return next((s for a, s in zip(self.accuracy, self.seconds) if a >= target), None)
 
 
-# --8<-- [start:speedrun]
 def speedrun(config: TrainConfig, precision: str, pipeline: str = "tensor",
              fused: bool | None = None, threads: int | None = None,
              stop_at: float | None = None, test: bool = False) -> Run:

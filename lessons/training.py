@@ -9,7 +9,9 @@
 # `MNIST_TUTORIAL_PROFILE=smoke` for a quick run.
 
 # %%
+# --8<-- [start:setup]
 import dataclasses
+import datetime
 import inspect
 import json
 import math
@@ -27,7 +29,6 @@ from mnist_tutorial import plots
 from mnist_tutorial.config import RECIPES, TrainConfig, current_profile
 from mnist_tutorial.data import TensorBatches, load_mnist, make_split, normalise
 from mnist_tutorial.models import MLP, count_parameters
-from mnist_tutorial.report import Report
 from mnist_tutorial.training import checkpoint_dir, pick_device, run_logdir, save_checkpoint, train_model
 
 
@@ -43,6 +44,10 @@ SMOKE = dataclasses.replace(FULL, final=FULL.final.smoke(), plain=FULL.plain.smo
 CONFIG = FULL if current_profile() == "full" else SMOKE
 
 device = pick_device()  # $MNIST_TUTORIAL_DEVICE, else CUDA if a GPU is visible, else the CPU
+mnist = load_mnist()
+# --8<-- [end:setup]
+from mnist_tutorial.report import Report
+
 report = Report("training", seeds=CONFIG.seeds, device=device)
 print(CONFIG)
 print("device:", device)
@@ -179,7 +184,6 @@ def record_runs(report, runs, label, prefix=""):
 # the correct network of the softmax comparison at the end.
 
 # %%
-mnist = load_mnist()
 plain_runs = train_seeds(CONFIG.plain, "plain", CONFIG.seeds, mnist, device)
 
 # %%

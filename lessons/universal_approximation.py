@@ -8,6 +8,7 @@
 # Under a minute on a laptop CPU; set `MNIST_TUTORIAL_PROFILE=smoke` for a quick run.
 
 # %%
+# --8<-- [start:setup]
 import dataclasses
 import json
 import statistics
@@ -18,7 +19,6 @@ from torch import nn
 
 from mnist_tutorial import plots
 from mnist_tutorial.config import current_profile
-from mnist_tutorial.report import Report, format_value, scientific_text
 from mnist_tutorial.toy import single_thread
 
 
@@ -39,6 +39,8 @@ SMOKE = dataclasses.replace(FULL, seeds=(0,), max_iter=80, num_test_points=801,
                             tolerances=(0.4, 0.2))
 CONFIG = FULL if current_profile() == "full" else SMOKE
 DOMAIN = (-2.0, 2.0)
+# --8<-- [end:setup]
+from mnist_tutorial.report import Report, format_value, scientific_text
 
 report = Report("universal_approximation", seeds=CONFIG.seeds, precision="fp32")
 print(CONFIG)
@@ -54,7 +56,6 @@ print(CONFIG)
 def target(x):
     """The function to approximate: continuous, wiggly, not a polynomial of low degree."""
     return torch.sin(3 * x) + 0.3 * x**2
-# --8<-- [end:target]
 
 
 def grid(num_points: int, domain=DOMAIN):
@@ -72,6 +73,7 @@ def mse(net, f, X) -> float:
     """Mean squared gap between ``net`` and ``f`` over the inputs ``X`` (N, 1)."""
     with torch.no_grad():
         return ((net(X) - f(X)) ** 2).mean().item()
+# --8<-- [end:target]
 
 
 # %% [markdown]

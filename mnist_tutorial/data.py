@@ -240,16 +240,16 @@ class ImageDataset(Dataset):
 # --8<-- [end:lesson_dataset]
 
 
+# --8<-- [start:transform]
 def lesson_transform():
     from torchvision import transforms
 
-    # --8<-- [start:transform]
     transform = transforms.Compose([
         transforms.ToTensor(),  # uint8 (28, 28) -> float (1, 28, 28) in [0, 1]
         transforms.Normalize((MEAN,), (STD,)),  # zero mean, unit variance
     ])
-    # --8<-- [end:transform]
     return transform
+# --8<-- [end:transform]
 
 
 # --8<-- [start:lesson_loader]

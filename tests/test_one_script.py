@@ -66,7 +66,8 @@ def test_the_script_is_short_and_has_a_main_guard():
     tree = ast.parse(script_source())
     last = tree.body[-1]
     assert isinstance(last, ast.If) and ast.unparse(last.test) == "__name__ == '__main__'"
-    assert ast.unparse(last.body[0]) == "main()"
+    # main() with its defaults, or with the smoke profile's shorter run (the snippet test's)
+    assert ast.unparse(last.body[-1]).startswith("main(")
 
 
 def test_importing_the_script_runs_nothing(tmp_path, capsys):

@@ -59,7 +59,7 @@ def undefined_names(blocks: list[str]) -> list[str]:
                              input="\n".join(lines) + "\n", capture_output=True, text=True)
     found = []
     for line in checked.stdout.splitlines():
-        parts = line.split(":")
+        parts = line.split(":", 3)  # page.py:LINE:COLUMN: message
         if len(parts) > 3 and parts[1].isdigit():
             number = sum(start <= int(parts[1]) for start in starts)
             found.append(f"block {number}: {parts[-1].strip()}")
@@ -106,3 +106,9 @@ def test_excerpts_and_other_languages_are_left_out():
       <div class="language-python highlight"><pre><code><span><a href="#l1"></a>x = 1
 </span></code></pre></div></article>"""
     assert page_blocks(html) == ["import math", "x = 1\n"]
+
+
+def test_a_name_that_no_block_defines_is_found_in_its_block():
+    blocks = ["import math\n", "def area(r):\n    return math.pi * r**2 * SCALE\n"]
+    assert undefined_names(blocks) == ["block 2: F821 Undefined name `SCALE`"]
+    assert undefined_names(["SCALE = 2\n", *blocks]) == []

@@ -137,11 +137,13 @@ for options, decoupled, optimizer_class in [({}, False, torch.optim.Adam),
 
 
 # %%
+# --8<-- [start:train_seeds]
 def train_seeds(config, recipe, seeds, mnist, device):
     """Train ``config`` once per seed, each run logged to ``runs/<recipe>-seed<k>-<time>``."""
     return [train_model(dataclasses.replace(config, seed=seed), mnist, device=str(device),
                         logdir=run_logdir("runs", recipe, seed), progress=True)
             for seed in seeds]
+# --8<-- [end:train_seeds]
 
 
 def record_runs(report, runs, label, prefix=""):
@@ -196,7 +198,9 @@ record_runs(report, plain_runs, "lesson MLP (plain recipe)", prefix="plain_")
 # to almost zero. The first seed's weights are saved for the evaluation notebook.
 
 # %%
+# --8<-- [start:final_runs]
 final_runs = train_seeds(CONFIG.final, "final", CONFIG.seeds, mnist, device)
+# --8<-- [end:final_runs]
 
 # %%
 record_runs(report, final_runs, "lesson MLP")

@@ -1,7 +1,8 @@
 """MkDocs hook: link the first use of each glossary term on a lesson to its definition.
 
-Listed under ``hooks:`` in ``mkdocs.yml``, after ``hooks/course.py``. ``docs/glossary.md``
-is the one source of the terms: a definition list whose every term carries an anchor,
+Listed under ``hooks:`` in ``mkdocs.yml`` (hooks run after the plugins, ``mnist-course``
+among them). ``docs/glossary.md`` is the one source of the terms: a definition list whose
+every term carries an anchor,
 
     **Weights** { #weights data-terms="weight" }
     :   The numbers a layer multiplies its inputs by, one per connection ... (link).
@@ -197,7 +198,7 @@ def on_files(files, config):
     return files
 
 
-@event_priority(-50)  # after hooks/course.py has put the figures and tables in
+@event_priority(-50)  # after the mnist-course plugin has put the figures and tables in
 def on_page_content(page_html: str, page, config, files) -> str:
     if not page.file.src_uri.startswith(LINKED_FOLDERS):
         return page_html

@@ -1,7 +1,8 @@
 """The site's build machinery: run each page's code home as a notebook, cache the result.
 
-Nothing a learner runs imports this package; the MkDocs hook (``hooks/course.py``) and
-the tests do. Three files, each readable alone:
+Nothing a learner runs imports this package (the course's wheel leaves it out); the
+MkDocs plugin ``mnist-course`` (``sitebuild/plugin/``) and the tests do. Three files,
+each readable alone:
 
 * ``homes``  the code homes (``lessons/*.py``, jupytext percent format): which page each
   belongs to, what it declares it uses, and the notebook it becomes;

@@ -1,19 +1,20 @@
 """The runs behind ``mkdocs serve``: the site is served at once, the homes run meanwhile.
 
-Under ``mkdocs serve`` the hook asks ``status`` which homes are cached (their pages show
-their results), which failed and which are pending, and hands the pending ones to the
-one ``Runner`` of the process. Its thread runs them one at a time in the build's order
-(each in a fresh kernel, as ``mkdocs build`` does) and, after each, touches a file in a
-folder the server watches: MkDocs rebuilds (loading the new entry from the cache) and
-the open pages reload. A rebuild hands it a new list (an edited home joins it, a home no
-longer needed leaves it); the home running then finishes first.
+Under ``mkdocs serve`` the mnist-course plugin (``sitebuild/plugin/runs.py``) asks
+``status`` which homes are cached (their pages show their results), which failed and which
+are pending, and hands the pending ones to the one ``Runner`` of the process. Its thread
+runs them one at a time in the build's order (each in a fresh kernel, as ``mkdocs build``
+does) and, after each, touches a file in a folder the server watches: MkDocs rebuilds
+(loading the new entry from the cache) and the open pages reload. A rebuild hands it a
+new list (an edited home joins it, a home no longer needed leaves it); the home running
+then finishes first.
 
 ``MNIST_TUTORIAL_ONLY=training,evaluation`` runs only those homes and the homes they use;
 the others are served from the cache, or say they were not run.
 ``MNIST_TUTORIAL_FETCH=1`` first fetches the published runs (``sitebuild.share``).
 
-This module is imported once per process; MkDocs loads the hook afresh at each rebuild,
-so what must last across rebuilds (the runner, its progress) lives here.
+This module is imported once per process; the plugin's state is made afresh at each
+rebuild, so what must last across rebuilds (the runner, its progress) lives here.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
   the deploy sets it): the same site built again with Material's ``offline`` plugin, so
   that its pages, search, figures, maths and interactive pages work from ``file://``.
 
-hooks/course.py calls these; nothing here runs a lesson.
+The mnist-course plugin (``sitebuild/plugin/``) calls these; nothing here runs a lesson.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ OFFLINE_ENV = "MNIST_TUTORIAL_OFFLINE"  # set in the copy's own build (mkdocs.ym
 # same site gives the same bytes, and the deploy's upload changes only what changed.
 FIXED_DATE = 315532800
 WHEEL_INPUTS = ("pyproject.toml", "README.md", "LICENSE", "mnist_tutorial")
+# What the learner's wheel leaves out of pyproject.toml: the site's build, its plugin.
+BUILD_ONLY_TABLE = re.compile(r'^\[project\.entry-points\."mkdocs\.plugins"\]\n(?:[^\[\n].*\n|\n)*',
+                              re.MULTILINE)
+BUILD_ONLY_PACKAGES = ', "sitebuild*"'
 
 
 class DownloadError(RuntimeError):
@@ -72,19 +76,37 @@ def course_addresses(site_url: str | None, wheel: str | None, repo: str,
     return addresses
 
 
+def learner_pyproject(text: str) -> str:
+    """pyproject.toml without the site's build: no ``sitebuild`` package and no entry
+    point to the MkDocs plugin (the wheel does not hold it)."""
+    learner = BUILD_ONLY_TABLE.sub("", text).replace(BUILD_ONLY_PACKAGES, "")
+    if '"mkdocs.plugins"' in learner or '"sitebuild*"' in learner:
+        raise DownloadError("pyproject.toml's plugin entry point or packages.find include changed: "
+                            "update BUILD_ONLY_TABLE / BUILD_ONLY_PACKAGES in sitebuild/downloads.py")
+    return learner
+
+
+def copy_wheel_inputs(root: Path, source: Path) -> None:
+    """The files the learner's wheel is built from, into ``source``."""
+    source.mkdir(parents=True, exist_ok=True)
+    for name in WHEEL_INPUTS:
+        path = root / name
+        if name == "pyproject.toml":
+            text = learner_pyproject(path.read_text(encoding="utf-8"))
+            (source / name).write_text(text, encoding="utf-8")
+        elif path.is_dir():
+            shutil.copytree(path, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(path, source / name)
+
+
 def build_wheel(root: Path = ROOT) -> bytes:
     """The course's wheel, built from a copy of the package's files (no build/ or
     *.egg-info left in the checkout, and concurrent builds do not meet) with the
     setuptools installed here (pinned in constraints.txt; nothing is downloaded)."""
     with tempfile.TemporaryDirectory(prefix="mnist-wheel-") as tmp:
         source, out = Path(tmp) / "source", Path(tmp) / "out"
-        source.mkdir()
-        for name in WHEEL_INPUTS:
-            path = root / name
-            if path.is_dir():
-                shutil.copytree(path, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy2(path, source / name)
+        copy_wheel_inputs(root, source)
         process = subprocess.run(
             [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
              "--no-cache-dir", "--quiet", "-w", str(out), str(source)],

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import errno
-import importlib.util
 import json
 import os
 import signal
@@ -24,6 +23,7 @@ import pytest
 
 from conftest import ROOT
 from sitebuild import cache, homes, run
+from sitebuild.plugin import shortcodes
 
 sys.path.insert(0, str(ROOT / "tests"))
 from test_sitebuild import HOME, write_course  # noqa: E402
@@ -336,13 +336,6 @@ def test_ctrl_c_stops_the_build_and_keeps_what_finished(tmp_path, moment):
 # ---------------------------------------------------------------- pages and homes
 
 
-def _hook():
-    spec = importlib.util.spec_from_file_location("course_hook", ROOT / "hooks" / "course.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("text", [
     "The value is <!-- metric training.<script> -->.",
     "The value is <!-- metric training.test_accuracy extra -->.",
@@ -353,16 +346,15 @@ def test_a_malformed_shortcode_fails_naming_page_and_line(text):
     from mkdocs.exceptions import PluginError
 
     with pytest.raises(PluginError, match=r"page.md:3: malformed shortcode"):
-        _hook()._malformed(f"# Title\n\n{text}\n", "page.md")
+        shortcodes.check_wellformed(f"# Title\n\n{text}\n", "page.md")
 
 
 def test_comments_and_code_are_left_alone():
-    hook = _hook()
     text = ("# Title\n\n<!-- todo later -->\n\nWrite `<!-- metric training.test_accuracy -->` "
             "to show it.\n\n```markdown\n<!-- figure training.loss_curve -->\n<!-- Metric x -->\n```\n"
             "\n!!! note\n\n    ```\n    <!-- table a.b -->\n    ```\n\nIt is <!-- metric training.x -->.\n")
-    hook._malformed(text, "page.md")  # no error
-    found = [m.group(0) for m in hook.shortcodes(text)]
+    shortcodes.check_wellformed(text, "page.md")  # no error
+    found = [code.text for code in shortcodes.find(text)]
     assert found == ["<!-- metric training.x -->"]
 
 

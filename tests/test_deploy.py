@@ -2,7 +2,7 @@
 ``.github/workflows/deploy.yml`` sets them, against one without (a local build).
 
 One small project (the home page and one lesson with its notebook) is built twice, in the
-smoke profile, through the course's own mkdocs.yml, templates and hook. The deployed
+smoke profile, through the course's own mkdocs.yml, templates and plugin. The deployed
 build must have Colab buttons that open the notebook it publishes (Colab reads it from
 the gh-pages branch, where ``mkdocs gh-deploy`` puts the built site), a setup cell that
 installs the course at this commit, edit buttons that lead to the right files, a plain
@@ -48,7 +48,7 @@ def write_project(folder: Path) -> Path:
         f"INHERIT: {ROOT / 'mkdocs.yml'}\n"
         f"docs_dir: {docs}\n"
         f"theme:\n  custom_dir: {ROOT / 'overrides'}\n"
-        f"hooks:\n  - {ROOT / 'hooks' / 'course.py'}\n"
+        "hooks: []\n"  # the plugin alone (hooks/glossary.py's path is relative to the config)
         "watch: []\n"
         "validation:\n  links:\n    not_found: info\n"  # links to pages left out
         f"nav:\n  - index.md\n  - {LESSON}\n", encoding="utf-8")

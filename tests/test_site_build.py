@@ -9,7 +9,6 @@ experiment cache, so after the first build each takes a few seconds.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -23,6 +22,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from conftest import ROOT, build_site
+from sitebuild.plugin.boxes import reading_minutes
 
 # ---------------------------------------------------------------- helpers
 
@@ -109,7 +109,7 @@ def test_home_page_maps_every_lesson_and_exercise(site_dir):
 
 
 def test_templates_without_smoke_profile(tmp_path):
-    """No banner on a full build. A stand-in hook plays hooks/course.py's part in the
+    """No banner on a full build. A stand-in hook plays the mnist-course plugin's part in the
     templates: it sets ``config.extra.mnist_profile``."""
     hook = tmp_path / "stand_in_hook.py"
     hook.write_text("def on_config(config):\n"
@@ -136,7 +136,7 @@ def test_templates_without_smoke_profile(tmp_path):
 def test_unknown_shortcode_fails_the_build(tmp_path, site_dir, page, shortcode, named):
     config = write_project(
         tmp_path, {page: f"# Broken\n\nThe value is {shortcode}.\n"},
-        f"hooks:\n  - {ROOT / 'hooks' / 'course.py'}\n"
+        "hooks: []\n"  # the plugin alone (hooks/glossary.py's path is relative to the config)
         # the page is not in the nav: make that harmless, so only the shortcode can fail
         "validation:\n  nav:\n    omitted_files: info\n")
     process = build_site(tmp_path / "site", config=config)
@@ -351,7 +351,7 @@ LESSON_PAGES = sorted(p.relative_to(ROOT / "docs").as_posix()
 @pytest.mark.parametrize("page", LESSON_PAGES)
 def test_every_page_opens_with_objectives_and_times(page, site_dir):
     """Under the title: what the reader will be able to do, the reading time and how long
-    the page's notebook ran in this build (hooks/course.py, _objectives)."""
+    the page's notebook ran in this build (sitebuild/plugin/boxes.py, objectives)."""
     html = BeautifulSoup((site_dir / page.removesuffix(".md") / "index.html")
                          .read_text(encoding="utf-8"), "html.parser")
     article = html.select_one("article")
@@ -367,11 +367,8 @@ def test_every_page_opens_with_objectives_and_times(page, site_dir):
 
 
 def test_reading_time_counts_prose_not_code():
-    hook = importlib.util.module_from_spec(
-        spec := importlib.util.spec_from_file_location("course_hook", ROOT / "hooks" / "course.py"))
-    spec.loader.exec_module(hook)
     prose = " ".join(["word"] * 1000)
     code = "```python\n" + "x = 1\n" * 5000 + "```\n"
-    assert hook.reading_minutes(prose) == 5
-    assert hook.reading_minutes(prose + "\n\n" + code + "<!-- " + prose + " -->") == 5
-    assert hook.reading_minutes("Short.") == 1
+    assert reading_minutes(prose) == 5
+    assert reading_minutes(prose + "\n\n" + code + "<!-- " + prose + " -->") == 5
+    assert reading_minutes("Short.") == 1

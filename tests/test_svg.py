@@ -6,7 +6,6 @@ element and attribute on it."""
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import io
 import json
 import re
@@ -18,6 +17,7 @@ import pytest
 
 from mnist_tutorial import plots
 from sitebuild import cache, homes
+from sitebuild.plugin import publishing
 from sitebuild.svg import ALLOWED, SVGError, sanitize
 
 OPEN = '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
@@ -241,12 +241,9 @@ def test_what_is_not_an_svg_figure_is_refused(svg, message):
 
 def test_the_build_reports_what_the_allowlist_removed_from_a_figure(figure, caplog):
     """A strict build fails on the warning: a figure the allowlist changed is not the run's."""
-    spec = importlib.util.spec_from_file_location("course_hook", homes.ROOT / "hooks" / "course.py")
-    hook = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hook)
     home = homes.Home(name="page", path=homes.ROOT / "lessons" / "page.py", page=None, uses=())
-    with caplog.at_level("WARNING", logger="mkdocs.hooks.course"):
-        assert hook._sanitized(home, "curve", figure) == sanitize(figure)[0]
+    with caplog.at_level("WARNING", logger="mkdocs.plugins.mnist_course"):
+        assert publishing.sanitized(home, "curve", figure) == sanitize(figure)[0]
         assert not caplog.records
-        hook._sanitized(home, "curve", figure.replace("</svg>", "<script>alert(1)</script></svg>"))
+        publishing.sanitized(home, "curve", figure.replace("</svg>", "<script>alert(1)</script></svg>"))
     assert [r.getMessage() for r in caplog.records if "element <script>" in r.getMessage()]

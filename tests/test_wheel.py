@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -35,8 +34,12 @@ def test_the_wheel_holds_the_package_and_its_licence():
     with zipfile.ZipFile(__import__("io").BytesIO(downloads.build_wheel())) as wheel:
         names = wheel.namelist()
         metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+        points = wheel.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt")))
     assert "mnist_tutorial/training.py" in names
     assert not [name for name in names if name.startswith(("lessons/", "sitebuild/", "tests/"))]
+    # The site's plugin (sitebuild/plugin/) is not in the wheel, nor its entry point.
+    assert b"mkdocs.plugins" not in points and b"sitebuild" not in points, points
+    assert b"[console_scripts]" in points
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
     assert re.search(r"^License-Expression: MIT$", metadata, re.MULTILINE), metadata[:600]
 
@@ -49,10 +52,7 @@ def test_pip_wheel_emits_no_deprecation_warning(tmp_path):
     """``pip wheel .`` with the pinned setuptools (no build isolation: nothing downloaded);
     -v shows the backend's own output, where setuptools writes its deprecations."""
     source = tmp_path / "source"
-    source.mkdir()
-    for name in downloads.WHEEL_INPUTS:
-        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy2
-        copy(ROOT / name, source / name)
+    downloads.copy_wheel_inputs(ROOT, source)
     process = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation",
          "-w", str(tmp_path / "out"), str(source)], capture_output=True, text=True)

@@ -5,7 +5,7 @@
  *        data-unit-one="hidden unit" markdown>
  *     <!-- figure exp.fit_1 -->  <!-- figure exp.fit_2 --> ...
  *   </div>
- * hooks/course.py turns each shortcode into <figure data-result="exp.fit_N">. This script
+ * The mnist-course plugin turns each shortcode into <figure data-result="exp.fit_N">. This script
  * adds a labelled <input type="range"> above them and shows one figure at a time; the
  * value shown is the number at the end of each figure's key (fit_8 -> 8). Without
  * JavaScript nothing is hidden: every figure stays on the page, one under the other.

@@ -1,0 +1,137 @@
+"""A run's results as HTML on a page: what each shortcode becomes.
+
+Each value links to the notebook cell that computed it (``#in-N`` on the notebook's
+page). ``check`` says whether a shortcode can be rendered (an unknown home or key fails
+the build, naming the page); ``missing`` is what stands in under ``mkdocs serve`` for a
+result that a failed or pending run has not recorded.
+"""
+
+from __future__ import annotations
+
+import html
+
+from mkdocs.exceptions import PluginError
+from mkdocs.utils import get_relative_url
+
+from sitebuild.plugin.shortcodes import Shortcode
+from sitebuild.plugin.state import BuildState
+
+GENERATED, NOTEBOOKS = "generated", "notebooks"
+
+
+def provenance_text(p: dict) -> str:
+    seeds = p.get("seeds")
+    failed = p.get("failed")
+    parts = [
+        "a run that FAILED" if failed else None,
+        f"{p['profile']} profile",
+        f"commit {p['commit']}" if p.get("commit") else "no git commit",
+        f"torch {p['torch']}" if p.get("torch") else None,
+        p.get("device"),
+        p.get("precision"),  # fp32 or bf16: what training ran in
+        f"seed{'s' if seeds and len(seeds) > 1 else ''} {', '.join(map(str, seeds))}" if seeds else None,
+        None if failed else f"{p['wall_time_s']:.1f} s",
+        p["date"][:10],
+        "fetched from the published site" if p.get("origin") else None,
+    ]
+    return " · ".join(part for part in parts if part)
+
+
+def cell_link(state: BuildState, name: str, cell: int | None, page) -> str:
+    # The URL of the notebook's page, as mkdocs-jupyter made it (the file's own URL is
+    # the .ipynb's): notebooks/<slug>/ or notebooks/<slug>.html.
+    slug = state.homes[name].slug
+    notebook = state.files.get_file_from_path(f"{NOTEBOOKS}/{slug}.ipynb")
+    url = get_relative_url(notebook.url, page.url)
+    return f"{url}#in-{cell}" if cell else url
+
+
+def check(state: BuildState, code: Shortcode, where: str) -> bool:
+    """Whether the shortcode can be rendered: an error for an unknown home or key, False
+    for a result that a failed run (under ``mkdocs serve``) did not record."""
+    name, key, section = code.name, code.key, code.kind.section
+    if name in state.pending:
+        return False
+    if name in state.failures and (name not in state.reports or (
+            section is not None and key not in state.reports[name][section])):
+        return False
+    if name not in state.reports:
+        raise PluginError(f"{where}: {code.text} names unknown home {name!r} "
+                          f"(known: {', '.join(sorted(state.reports))})")
+    if section is None:
+        if key:
+            raise PluginError(f"{where}: {code.text} takes a home name only")
+        return True
+    report = state.reports[name]
+    if not key or key not in report[section]:
+        known = ", ".join(report[section]) or "none"
+        raise PluginError(f"{where}: {code.text}: lessons/{name}.py records no {code.kind.name} "
+                          f"{key!r} (its {section}: {known})")
+    return True
+
+
+def missing(state: BuildState, code: Shortcode) -> str:
+    """What stands in for a result that a failed run did not record, or that a pending
+    run has not recorded yet."""
+    ref, name = code.ref, code.name
+    if name in state.pending:
+        title = f"lessons/{name}.py has not run yet: see the box at the top of its page"
+        if not code.kind.block:
+            return (f'<span class="result-pending" data-result="{ref}" '
+                    f'title="{html.escape(title)}">[{html.escape(ref)}: pending]</span>')
+        return f'<p class="result-pending" data-result="{ref}">{html.escape(title)}.</p>'
+    title = f"lessons/{name}.py failed before it recorded {ref}: see the box at the top of its page"
+    if not code.kind.block:
+        return (f'<span class="result-missing" data-result="{ref}" title="{html.escape(title)}">'
+                f"[{html.escape(ref)}: run failed]</span>")
+    return f'<p class="result-missing" data-result="{ref}">{html.escape(title)}.</p>'
+
+
+def _metric_title(state: BuildState, name: str, metric: dict) -> str:
+    from mnist_tutorial.report import format_value
+
+    parts = [f"computed in cell [{metric['cell']}] of the notebook of lessons/{name}.py"]
+    if metric.get("per_seed"):
+        values = ", ".join(format_value(v, metric["unit"], 2) for v in metric["per_seed"])
+        parts.append(f"mean ± std over seeds: {values}")
+    parts.append(provenance_text(state.provenance[name]))
+    return "; ".join(parts)
+
+
+def _provenance_html(state: BuildState, name: str, cell: int | None, page) -> str:
+    href = html.escape(cell_link(state, name, cell, page))
+    where = f"cell [{cell}] of the notebook" if cell else "the notebook"
+    return (f'<span class="result-provenance">Computed in <a href="{href}">{where}</a> · '
+            f"{html.escape(provenance_text(state.provenance[name]))}</span>")
+
+
+def render(state: BuildState, code: Shortcode, page) -> str:
+    """The HTML of a shortcode that ``check`` accepted."""
+    name, key, ref, kind = code.name, code.key, code.ref, code.kind.name
+    report = state.reports[name]
+    if kind == "metric":
+        metric = report["metrics"][key]
+        return (f'<a class="result-value" data-result="{ref}" '
+                f'href="{html.escape(cell_link(state, name, metric["cell"], page))}" '
+                f'title="{html.escape(_metric_title(state, name, metric))}">'
+                f'{html.escape(metric["text"])}</a>')
+    if kind == "provenance":
+        return (f'<span class="result-provenance" data-result="{ref}">'
+                f'{html.escape(provenance_text(state.provenance[name]))} · '
+                f'<a href="{html.escape(cell_link(state, name, None, page))}">the notebook</a></span>')
+    if kind == "figure":
+        figure = report["figures"][key]
+        src = get_relative_url(f"{GENERATED}/{name}/{key}.svg", page.url)
+        return (f'<figure class="result-figure" data-result="{ref}">'
+                f'<img src="{html.escape(src)}" alt="{html.escape(figure["alt"])}" loading="lazy">'
+                f'<figcaption>{html.escape(figure["caption"])}'
+                f'{_provenance_html(state, name, figure["cell"], page)}</figcaption></figure>')
+    table = report["tables"][key]
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table["columns"])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>"
+        for row in table["rows"])
+    caption = html.escape(table.get("caption") or "")
+    return (f'<div class="result-table" data-result="{ref}"><table>'
+            f"<caption>{caption} {_provenance_html(state, name, table['cell'], page)}</caption>"
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")

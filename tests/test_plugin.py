@@ -1,0 +1,140 @@
+"""The MkDocs plugin ``mnist-course`` (sitebuild/plugin/): its shape, its state across
+builds, and the fixes it makes to mkdocs-jupyter's HTML, checked on mkdocs-jupyter's own
+output so that an upgrade that changes what a fix patches fails here.
+
+Quick: no site build and no kernel (the notebook below is executed by hand).
+"""
+
+from __future__ import annotations
+
+import ast
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import nbformat
+import pytest
+from mkdocs.config import load_config
+from mkdocs_jupyter import convert
+from mkdocs_jupyter.plugin import get_nb_toc
+
+from conftest import ROOT
+from sitebuild.plugin import jupyter_fixes, shortcodes
+from sitebuild.plugin.course import CoursePlugin
+
+PLUGIN = ROOT / "sitebuild" / "plugin"
+MUTABLE = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
+
+
+def test_the_entry_point_names_the_plugin():
+    (point,) = [p for p in entry_points(group="mkdocs.plugins") if p.name == "mnist-course"]
+    assert point.load() is CoursePlugin, "pip install -e . --no-deps registers it again"
+
+
+@pytest.mark.parametrize("module", sorted(PLUGIN.glob("*.py")), ids=lambda p: p.name)
+def test_each_module_is_small_and_keeps_no_module_level_state(module: Path):
+    source = module.read_text(encoding="utf-8")
+    assert len(source.splitlines()) <= 250, f"{module.name}: split it by concern"
+    assert "sys.path" not in source
+    tree = ast.parse(source)
+    assert tree.body and isinstance(tree.body[0], ast.Expr), f"{module.name}: no docstring"
+    for node in tree.body:
+        value = getattr(node, "value", None)
+        assert not (isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(value, MUTABLE)), (
+            f"{module.name}:{node.lineno}: module-level mutable state; keep it on the build's state")
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.Global)], module.name
+
+
+def test_every_build_starts_from_a_new_state(monkeypatch):
+    """``mkdocs serve`` keeps the plugin object across rebuilds: nothing of one build
+    (the notebook pages' stylesheets, the runs) may reach the next."""
+    monkeypatch.setenv("MNIST_TUTORIAL_PROFILE", "smoke")
+    config = load_config(str(ROOT / "mkdocs.yml"))
+    plugin = config.plugins["mnist-course"]
+    plugin.on_startup(command="serve", dirty=False)
+    plugin.on_config(config)
+    first = plugin.state
+    first.shared_css["assets/notebooks/x.css"] = "p {}"
+    first.reports["page"] = {}
+    plugin.on_config(config)
+    assert plugin.state is not first and plugin.state.serving
+    assert plugin.state.shared_css == {} and plugin.state.reports == {}
+    staging = plugin.staging()
+    assert plugin.staging() == staging and staging.is_dir()
+    assert not staging.is_relative_to(ROOT / ".cache"), "notebooks are staged outside the run cache"
+    plugin.on_shutdown()
+    assert not staging.exists()
+
+
+def test_a_wrong_github_repo_fails_naming_the_setting(monkeypatch):
+    from mkdocs.exceptions import PluginError
+
+    monkeypatch.setenv("MNIST_TUTORIAL_GITHUB_REPO", "not a repo")
+    config = load_config(str(ROOT / "mkdocs.yml"))
+    with pytest.raises(PluginError, match="github_repo .* OWNER/NAME"):
+        config.plugins["mnist-course"].on_config(config)
+
+
+def test_one_registry_of_shortcode_kinds():
+    text = "".join(f"<!-- {kind} home.key -->" for kind in shortcodes.KINDS)
+    assert [code.kind.name for code in shortcodes.find(text)] == list(shortcodes.KINDS)
+    with pytest.raises(TypeError):
+        shortcodes.KINDS["new"] = None
+
+
+# ---------------------------------------------------------------- mkdocs-jupyter's HTML
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """A tiny executed notebook through mkdocs-jupyter's converter, as the site's
+    mkdocs.yml configures it: (its HTML, its table of contents)."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# A notebook\n\nIts introduction."),
+        nbformat.v4.new_markdown_cell("## Batches: `Dataset` and `DataLoader`"),
+        nbformat.v4.new_code_cell("print(1 + 1)", execution_count=3, outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="2\n")]),
+    ]
+    path = tmp_path_factory.mktemp("notebook") / "page.ipynb"
+    nbformat.write(nb, path)
+    page_html = convert.nb2html(str(path), execute=False, allow_errors=False,
+                                include_requirejs=False, custom_mathjax_url="data:,")
+    toc, _ = get_nb_toc(str(path), 3)
+    return page_html, toc
+
+
+def test_each_code_cell_prompt_gets_its_anchor(rendered):
+    page_html, count = jupyter_fixes.anchor_prompts(rendered[0])
+    assert count == 1, "mkdocs-jupyter's prompt changed: update PROMPT in jupyter_fixes.py"
+    assert '<div class="jp-InputPrompt jp-InputArea-prompt" id="in-3">In\xa0[3]:</div>' in page_html
+
+
+def test_the_table_of_contents_links_the_headings_ids(rendered):
+    page_html, toc = rendered
+    before = [item.id for item in list(toc)[0].children]
+    assert before == ["batches-and"], (
+        "mkdocs-jupyter's table of contents keeps inline code now: match_toc_to_headings "
+        "may be unneeded")
+    assert jupyter_fixes.match_toc_to_headings(toc, page_html)
+    assert [item.id for item in list(toc)[0].children] == ["batches-dataset-and-dataloader"]
+
+
+def test_the_large_inlined_stylesheets_are_shared(rendered):
+    shared = {}
+    page_html, count = jupyter_fixes.share_large_styles(rendered[0], "notebooks/page/", shared)
+    assert count >= 1, "mkdocs-jupyter inlines no large stylesheet now: share_large_styles is unneeded"
+    assert len(shared) == count and all(len(css) >= jupyter_fixes.LARGE_CSS for css in shared.values())
+    assert len(page_html) < len(rendered[0]) / 2
+    assert '<link rel="stylesheet" href="../../assets/notebooks/' in page_html
+
+
+def test_the_intro_goes_under_the_title(rendered):
+    page_html, found = jupyter_fixes.insert_after_title(rendered[0], "<p>INTRO</p>")
+    assert found, "mkdocs-jupyter's page has no <h1> now"
+    assert page_html.index("</h1><p>INTRO</p>") < page_html.index("Its introduction")
+
+
+def test_the_edit_button_opens_the_code_home():
+    url = jupyter_fixes.edit_url_of_home("https://github.com/o/n/edit/main/docs/notebooks/data.ipynb",
+                                         "lessons/data.py", "notebooks/data.ipynb")
+    assert url == "https://github.com/o/n/edit/main/lessons/data.py"

@@ -8,6 +8,10 @@ Quick: no site build and no kernel (the notebook below is executed by hand).
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
+import tempfile
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -20,6 +24,7 @@ from mkdocs_jupyter.plugin import get_nb_toc
 from conftest import ROOT
 from sitebuild.plugin import jupyter_fixes, shortcodes
 from sitebuild.plugin.course import CoursePlugin
+from sitebuild.plugin.staging import PREFIX, Staging
 
 PLUGIN = ROOT / "sitebuild" / "plugin"
 MUTABLE = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
@@ -63,6 +68,21 @@ def test_every_build_starts_from_a_new_state(monkeypatch):
     assert not staging.is_relative_to(ROOT / ".cache"), "notebooks are staged outside the run cache"
     plugin.on_shutdown()
     assert not staging.exists()
+
+
+def test_a_killed_builds_staging_folder_goes_at_the_next_build(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    left = tmp_path / f"{PREFIX}{dead}-abc"
+    (left / "notebooks").mkdir(parents=True)
+    alive = tmp_path / f"{PREFIX}{os.getppid()}-def"
+    alive.mkdir()
+    staging = Staging()
+    assert staging.path.parent == tmp_path and staging.path.is_dir()
+    assert not left.exists() and alive.exists()
+    staging.cleanup()
+    assert not staging.path.exists()
 
 
 def test_a_wrong_github_repo_fails_naming_the_setting(monkeypatch):

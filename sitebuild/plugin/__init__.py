@@ -7,6 +7,7 @@ listed under ``plugins:`` in ``mkdocs.yml``. One module per concern:
 * ``state``          what one build knows (made afresh at every build);
 * ``runs``           running the code homes (all first, or in the background of serve);
 * ``publishing``     notebooks, downloads, figures, results.json, runs, wheel;
+* ``staging``        the temporary folder mkdocs-jupyter reads the notebook pages from;
 * ``shortcodes``     the one registry of shortcode kinds, the parser and its check;
 * ``results``        what a metric, figure, table or provenance shortcode becomes;
 * ``course_map``     a nav section's pages as a table;

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from mnist_tutorial.config import current_profile
 from sitebuild import downloads, homes, run
 from sitebuild.plugin import boxes, buttons, course_map, jupyter_fixes, results, runs, shortcodes
 from sitebuild.plugin.publishing import publish
+from sitebuild.plugin.staging import Staging
 from sitebuild.plugin.state import BuildState
 
 BLOCK = "MNISTRESULTBLOCK{}END"  # stands in for a figure/table until the HTML exists
@@ -46,7 +46,7 @@ class CourseConfig(Config):
 class CoursePlugin(BasePlugin[CourseConfig]):
     serving = False  # under `mkdocs serve` (on_startup)
     state: BuildState
-    _staging: tempfile.TemporaryDirectory | None = None
+    _staging: Staging | None = None
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """``mkdocs serve`` serves at once and runs the homes behind the pages (with
@@ -89,11 +89,10 @@ class CoursePlugin(BasePlugin[CourseConfig]):
         return config
 
     def staging(self) -> Path:
-        """Where the notebook pages are staged for mkdocs-jupyter: a temporary folder of
-        this plugin object (kept across serve rebuilds, removed at shutdown or exit)."""
+        """Where the notebook pages are staged for mkdocs-jupyter (``staging``)."""
         if self._staging is None:
-            self._staging = tempfile.TemporaryDirectory(prefix="mnist-notebook-pages-")
-        return Path(self._staging.name)
+            self._staging = Staging()
+        return self._staging.path
 
     @event_priority(100)  # before mkdocs-jupyter turns the published notebooks into pages
     def on_files(self, files, config):

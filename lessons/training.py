@@ -15,7 +15,6 @@ import datetime
 import inspect
 import json
 import math
-import os
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ import torch
 from matplotlib.ticker import FormatStrFormatter
 from torch import nn
 
-from mnist_tutorial import plots
+from mnist_tutorial import plots, settings
 from mnist_tutorial.config import RECIPES, TrainConfig, current_profile
 from mnist_tutorial.data import TensorBatches, load_mnist, make_split, normalise
 from mnist_tutorial.models import MLP, count_parameters
@@ -241,7 +240,7 @@ report.check(all(len(list(folder.glob("events.out.tfevents.*"))) == 1 for folder
 # %load_ext tensorboard
 
 # %%
-if os.environ.get("MNIST_TUTORIAL_REPORT"):  # set by the site's build: no browser to show it
+if settings.read("REPORT"):  # set by the site's build: no browser to show it
     print("Built by the course's site: no TensorBoard server is started here.")
 else:
     print("TensorBoard on every run under runs/ (a server on http://localhost:6006):")

@@ -7,11 +7,12 @@ importing torch alone takes seconds.
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 
-PROFILE_ENV = "MNIST_TUTORIAL_PROFILE"
-PROFILES = ("full", "smoke")
+from . import settings
+
+PROFILE_ENV = settings.SETTINGS["PROFILE"].variable
+PROFILES = settings.SETTINGS["PROFILE"].choices
 
 RECIPES = {
     "plain": dict(num_epochs=8, batch_size=256, lr=1e-3, schedule="constant"),
@@ -71,18 +72,4 @@ class TrainConfig:
 
 def current_profile() -> str:
     """``full`` (default) or ``smoke``, from ``$MNIST_TUTORIAL_PROFILE``."""
-    profile = os.environ.get(PROFILE_ENV, "full") or "full"
-    if profile not in PROFILES:
-        raise ValueError(f"{PROFILE_ENV}={profile!r} is not a profile; use one of {PROFILES}")
-    return profile
-
-
-@dataclass(frozen=True)
-class SeedsConfig:
-    """One training config repeated over several seeds (for mean ± std)."""
-
-    train: TrainConfig
-    seeds: tuple[int, ...] = (0, 1, 2)
-
-    def smoke(self) -> SeedsConfig:
-        return dataclasses.replace(self, train=self.train.smoke())
+    return settings.read("PROFILE")

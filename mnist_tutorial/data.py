@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +30,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from . import settings
 from .errors import MNISTDataError
 
-DATA_ENV = "MNIST_TUTORIAL_DATA"
-DOWNLOAD_ENV = "MNIST_TUTORIAL_DOWNLOAD"
-DEFAULT_ROOT = Path("~/.cache/mnist_tutorial")
+DATA_ENV = settings.SETTINGS["DATA"].variable
+DOWNLOAD_ENV = settings.SETTINGS["DOWNLOAD"].variable
+DEFAULT_ROOT = Path(settings.SETTINGS["DATA"].default)
 
 # --8<-- [start:checksums]
 # SHA-256 of the four original (uncompressed) files, as published with the data set.
@@ -58,7 +58,7 @@ SPLIT_SEED = 0
 
 def data_root() -> Path:
     """The data root: ``$MNIST_TUTORIAL_DATA`` if set, else ``~/.cache/mnist_tutorial``."""
-    return Path(os.environ.get(DATA_ENV) or DEFAULT_ROOT).expanduser()
+    return settings.path("DATA")
 
 
 def raw_folder(root: Path) -> Path:
@@ -86,16 +86,11 @@ def _missing_message(root: Path, missing: list[str], why: str) -> str:
     )
 
 
-TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def downloads_allowed() -> bool:
     """``$MNIST_TUTORIAL_DOWNLOAD``: 1/true/yes/on (the default) or 0/false/no/off, any case."""
-    value = os.environ.get(DOWNLOAD_ENV, "1").strip().lower()
-    if value not in TRUE + FALSE:
-        raise MNISTDataError(f"{DOWNLOAD_ENV}={os.environ[DOWNLOAD_ENV]!r} is neither on nor off: "
-                             f"use one of {', '.join(TRUE)} or {', '.join(FALSE)}")
-    return value in TRUE
+    return settings.flag("DOWNLOAD")
 
 
 def _download(root: Path) -> None:

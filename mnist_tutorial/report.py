@@ -31,9 +31,10 @@ import statistics
 import sys
 from pathlib import Path
 
+from . import settings
 from .config import current_profile
 
-REPORT_ENV = "MNIST_TUTORIAL_REPORT"
+REPORT_ENV = settings.SETTINGS["REPORT"].variable
 UNITS = ("percent", "seconds", "number", "count", "scientific")
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 NBSP, THIN = "\u00a0", "\u202f"
@@ -221,7 +222,7 @@ class Report:
         name = key + suffix
         self.assets[key] = {"file": name, "bytes": len(data),
                             "sha256": hashlib.sha256(data).hexdigest(), "cell": _cell()}
-        target = os.environ.get(REPORT_ENV)
+        target = settings.path("REPORT")
         if target:
             folder = Path(target) / "assets"
             folder.mkdir(exist_ok=True)
@@ -287,7 +288,7 @@ class Report:
         """Save the report for the site's build, compare this run with the site's, and
         fail (``ClaimFailed``, every false claim with its numbers) if a claim did not hold.
         The report is saved either way: the build shows a false claim on its page."""
-        target = os.environ.get(REPORT_ENV)
+        target = settings.path("REPORT")
         if target:
             path = Path(target) / "report.json"
             tmp = path.with_name(".report.json.tmp")
@@ -308,6 +309,34 @@ class Report:
                               + "\n".join(f"  - {claim_text(claim)}" for claim in failed))
 
 
+# How a rerun's number compares with the published one: one rule and one set of words, for
+# the notebook's last cell (``compare``) and for ``python -m sitebuild verify``.
+SAME = "same"
+WITHIN_SPREAD = "within mean ± 2 std"
+WITHIN_TOLERANCE = "within the tolerance the lesson declares"
+TIMING = "a measure of speed: depends on the machine"
+DIFFERENT = "DIFFERENT"
+VERDICTS = (SAME, WITHIN_SPREAD, WITHIN_TOLERANCE, TIMING, DIFFERENT)
+
+
+def reproduces(published: dict, rerun: dict) -> str:
+    """One of ``VERDICTS``: whether ``rerun``'s number reproduces the ``published`` one.
+
+    A measure of speed is not compared; otherwise the numbers must be equal (to 1 part in a
+    million), or within the published mean ± 2 std where it has a seed spread, or within
+    the tolerance its lesson declares (``report.metric(..., tolerance=...)``)."""
+    if published.get("timing") or published["unit"] == "seconds":
+        return TIMING
+    if math.isclose(rerun["value"], published["value"], rel_tol=1e-6, abs_tol=1e-12):
+        return SAME
+    gap = abs(rerun["value"] - published["value"])
+    if published.get("std") and gap <= 2 * published["std"]:
+        return WITHIN_SPREAD
+    if published.get("tolerance") is not None and gap <= published["tolerance"]:
+        return WITHIN_TOLERANCE
+    return DIFFERENT
+
+
 def compare(metrics: dict, profile: str, site: dict, precision: str | None = None) -> list[str]:
     """Lines that say, metric by metric, whether this run agrees with the site's."""
     if site.get("profile") != profile:
@@ -319,22 +348,8 @@ def compare(metrics: dict, profile: str, site: dict, precision: str | None = Non
         mine = metrics.get(key)
         if mine is None:
             continue
-        if theirs.get("timing") or theirs["unit"] == "seconds":
-            verdict = "a measure of speed: depends on your machine"
-        elif theirs.get("std"):
-            low, high = theirs["value"] - 2 * theirs["std"], theirs["value"] + 2 * theirs["std"]
-            inside = low <= mine["value"] <= high
-            outside += not inside
-            verdict = ("inside" if inside else "OUTSIDE") + " the site's mean ± 2 std"
-        elif math.isclose(mine["value"], theirs["value"], rel_tol=1e-6, abs_tol=1e-12):
-            verdict = "same"
-        elif theirs.get("tolerance") is not None:  # e.g. parallel workers racing each other
-            inside = abs(mine["value"] - theirs["value"]) <= theirs["tolerance"]
-            outside += not inside
-            verdict = ("within" if inside else "OUTSIDE") + " the tolerance the lesson declares"
-        else:
-            outside += 1
-            verdict = "DIFFERENT"
+        verdict = reproduces(theirs, mine)
+        outside += verdict == DIFFERENT
         lines.append(f"  {key}: yours {mine['text']}, site {theirs['text']}: {verdict}")
     head = ("Your run agrees with the site's." if not outside else
             f"{outside} number(s) differ from the site's beyond its seed spread: another "

@@ -31,22 +31,21 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import settings
 from .config import RECIPES, TrainConfig  # noqa: F401  (re-exported for the lessons)
 from .data import MNIST, TensorBatches, lesson_loader, load_mnist, make_split
 from .gpu import warn_if_gpu_unusable
 from .models import MLP
 
 EVAL_BATCH_SIZE = 1000
-DEVICE_ENV = "MNIST_TUTORIAL_DEVICE"
-CHECKPOINTS_ENV = "MNIST_TUTORIAL_CHECKPOINTS"
-PRECISION_ENV = "MNIST_TUTORIAL_PRECISION"
+DEVICE_ENV = settings.SETTINGS["DEVICE"].variable
 PRECISIONS = ("fp32", "bf16")
 
 
 def checkpoint_dir() -> Path:
     """Where lessons save trained networks for later lessons: ``$MNIST_TUTORIAL_CHECKPOINTS``,
     else ``~/.cache/mnist_tutorial/checkpoints``."""
-    return Path(os.environ.get(CHECKPOINTS_ENV) or "~/.cache/mnist_tutorial/checkpoints").expanduser()
+    return settings.path("CHECKPOINTS")
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -57,9 +56,8 @@ def pick_device(name: str | None = None) -> torch.device:
     NVIDIA GPU is here that torch cannot use (a CPU-only torch, a driver too old for its
     CUDA), it warns once, saying why and how to fix it (``mnist_tutorial.gpu``).
     """
-    from_env = name is None and os.environ.get(DEVICE_ENV)
-    setting = f"{DEVICE_ENV}={os.environ[DEVICE_ENV]!r}" if from_env else None
-    name = name or os.environ.get(DEVICE_ENV) or "auto"
+    setting = None if name else f"{DEVICE_ENV}={settings.read('DEVICE')!r}"
+    name = name or settings.read("DEVICE")
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -90,11 +88,9 @@ def pick_precision(device: str | torch.device = "cpu") -> str:
     where it is clearly faster: CPUs with native bf16 instructions run it about twice as
     fast, older ones emulate it and run it several times slower.
     """
-    setting = os.environ.get(PRECISION_ENV, "auto") or "auto"
+    setting = settings.read("PRECISION")
     if setting in PRECISIONS:
         return setting
-    if setting != "auto":
-        raise ValueError(f"{PRECISION_ENV}={setting!r} is not a precision: use auto, fp32 or bf16")
     return _measured_precision(torch.device(device).type)
 
 

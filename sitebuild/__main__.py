@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from mnist_tutorial.config import current_profile
-from mnist_tutorial.report import claim_text
+from mnist_tutorial.report import DIFFERENT, VERDICTS, claim_text
 
 from . import cache, reseed, share
 from .homes import HomeError, discover
@@ -82,12 +82,10 @@ def main(argv: list[str] | None = None) -> int:
             width = max(len(f"{home}.{key}") for home, key, *_ in rows)
             for home, key, cached, rerun, verdict in rows:
                 print(f"{home + '.' + key:{width}}  {cached:>24}  {rerun:>24}  {verdict}")
-            drifted = sum(row[-1] == "DRIFT" for row in rows)
-            counts = {v: sum(row[-1] == v for row in rows)
-                      for v in ("same", "within spread", "within tolerance", "timing", "DRIFT")}
+            counts = {v: sum(row[-1] == v for row in rows) for v in VERDICTS}
             print(", ".join(f"{n} {v}" for v, n in counts.items() if n) +
                   f" ({len(rows)} numbers, {args.profile} profile)")
-            return 1 if drifted else 0
+            return 1 if counts[DIFFERENT] else 0
         entries = build(args.profile, args.homes or None,
                         refresh=tuple(args.homes) if args.refresh else (),
                         log=lambda line: print(line, file=sys.stderr))

@@ -20,22 +20,23 @@ rebuild, so what must last across rebuilds (the runner, its progress) lives here
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mnist_tutorial import settings
+
 from . import cache, run, share
 from .homes import Home, in_order
 
-ONLY_ENV = "MNIST_TUTORIAL_ONLY"
-FETCH_ENV = "MNIST_TUTORIAL_FETCH"
+ONLY_ENV = settings.SETTINGS["ONLY"].variable
+FETCH_ENV = settings.SETTINGS["FETCH"].variable
 
 
 def only(homes: dict[str, Home]) -> set[str] | None:
     """The homes ``$MNIST_TUTORIAL_ONLY`` names and those they use; None when unset."""
-    setting = os.environ.get(ONLY_ENV, "").strip()
+    setting = settings.read("ONLY")
     if not setting:
         return None
     names = [name.strip().replace("-", "_") for name in setting.split(",") if name.strip()]
@@ -104,7 +105,7 @@ class Runner:
         self.started = 0.0
         self.published: dict | None = None
         self.estimates: dict[str, float | None] = {}
-        self._fetch_first = os.environ.get(FETCH_ENV, "") == "1"
+        self._fetch_first = settings.read("FETCH") == "1"
         self._thread = threading.Thread(target=self._loop, name="mnist-runs", daemon=True)
         self._thread.start()
 

@@ -43,11 +43,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mnist_tutorial import settings
+
 from .homes import FINISH, FINISH_TEXT, ROOT, SETUP, Home, in_order, library_modules
 
-CACHE_ENV = "MNIST_TUTORIAL_CACHE"
-DEVICE_ENV = "MNIST_TUTORIAL_DEVICE"
-PRECISION_ENV = "MNIST_TUTORIAL_PRECISION"
+CACHE_ENV = settings.SETTINGS["CACHE"].variable
+DEVICE_ENV = settings.SETTINGS["DEVICE"].variable
+PRECISION_ENV = settings.SETTINGS["PRECISION"].variable
 SCHEMA = 1  # bump when the layout of an entry changes
 SITE_PRECISION = "fp32"  # what site builds train in unless $MNIST_TUTORIAL_PRECISION says
 ORIGIN = "origin.json"  # beside a fetched entry's files: where it came from (not digested)
@@ -56,7 +58,7 @@ ENTRY_FILES = ("report.json", "notebook.ipynb")
 
 def cache_dir() -> Path:
     """``$MNIST_TUTORIAL_CACHE``, else ``.cache/`` in the course checkout."""
-    return Path(os.environ.get(CACHE_ENV) or ROOT / ".cache").expanduser().resolve()
+    return (settings.path("CACHE", default=str(ROOT / ".cache"))).resolve()
 
 
 def sha256(data: bytes) -> str:
@@ -94,8 +96,7 @@ def device_kind() -> str:
     build trains in the one its cache key names: ``SITE_PRECISION`` unless
     ``$MNIST_TUTORIAL_PRECISION`` is set (``auto`` lets the kernel's probe choose).
     """
-    requested = " ".join([os.environ.get(DEVICE_ENV) or "auto",
-                          os.environ.get(PRECISION_ENV) or SITE_PRECISION])
+    requested = " ".join([settings.read("DEVICE"), settings.read("PRECISION", default=SITE_PRECISION)])
     try:
         boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:

@@ -22,14 +22,15 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from mnist_tutorial import settings
 from sitebuild.cache import write_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
 DOWNLOADS = "downloads"
 OFFLINE_ZIP = f"{DOWNLOADS}/course-offline.zip"
 OFFLINE_FOLDER = "mnist-course"  # what unzipping the copy creates
-OFFLINE_COPY_ENV = "MNIST_TUTORIAL_OFFLINE_COPY"  # 1: this build also writes the copy
-OFFLINE_ENV = "MNIST_TUTORIAL_OFFLINE"  # set in the copy's own build (mkdocs.yml: offline)
+OFFLINE_COPY_ENV = settings.SETTINGS["OFFLINE_COPY"].variable  # 1: this build also writes the copy
+OFFLINE_ENV = settings.SETTINGS["OFFLINE"].variable  # set in the copy's own build (mkdocs.yml)
 # Zip entries and the wheel carry this date (1980-01-01, zip's first), not the build's: the
 # same site gives the same bytes, and the deploy's upload changes only what changed.
 FIXED_DATE = 315532800
@@ -45,7 +46,8 @@ class DownloadError(RuntimeError):
 
 
 def truthy(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+    """Whether the yes/no variable ``name`` (``OFFLINE_ENV``, ``OFFLINE_COPY_ENV``) is on."""
+    return settings.flag(name)
 
 
 def wheel_name(root: Path = ROOT) -> str:

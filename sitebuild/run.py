@@ -39,15 +39,13 @@ from jupyter_client import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 
+from mnist_tutorial import settings
 from mnist_tutorial.report import claim_text
 
 from . import cache, reseed
 from .homes import ROOT, Home, discover, to_notebook
 
-PROFILES = ("full", "smoke")
-CHECKPOINTS_ENV = "MNIST_TUTORIAL_CHECKPOINTS"
-REPORT_ENV = "MNIST_TUTORIAL_REPORT"
-DATA_ENV = "MNIST_TUTORIAL_DATA"
+PROFILES = settings.SETTINGS["PROFILE"].choices
 
 
 class BuildError(RuntimeError):
@@ -149,17 +147,10 @@ def _scratch() -> Path:
 
 
 def _environment(work: Path, profile: str, precision: str | None) -> dict[str, str]:
-    env = {**os.environ,
-           "MNIST_TUTORIAL_PROFILE": profile,
-           **({cache.PRECISION_ENV: precision} if precision else {}),
-           REPORT_ENV: str(work / "report"),
-           CHECKPOINTS_ENV: str(work / "checkpoints"),
-           "TQDM_DISABLE": "1",
-           "MPLBACKEND": "Agg",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    if env.get(DATA_ENV):  # the kernel runs in another folder: a relative root would move
-        env[DATA_ENV] = str(Path(env[DATA_ENV]).expanduser().resolve())
-    return env
+    return {**settings.kernel_environment(profile, work / "report", work / "checkpoints", precision),
+            "TQDM_DISABLE": "1",
+            "MPLBACKEND": "Agg",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the colours of IPython's tracebacks

@@ -24,7 +24,6 @@ import datetime
 import gzip
 import io
 import json
-import os
 import re
 import subprocess
 import tarfile
@@ -34,13 +33,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from mnist_tutorial import settings
+
 from . import cache
 from .homes import ROOT, Home
 
 RUNS = "runs"
 INDEX = f"{RUNS}/index.json"
-RUNS_URL_ENV = "MNIST_TUTORIAL_RUNS_URL"
-SITE_URL_ENV = "MNIST_TUTORIAL_SITE_URL"
+RUNS_URL_ENV = settings.SETTINGS["RUNS_URL"].variable
+SITE_URL_ENV = settings.SETTINGS["SITE_URL"].variable
 INDEX_SCHEMA = 1
 TIMEOUT_S = 30
 MEMBERS = ("manifest.json", "report.json", "notebook.ipynb")  # and files/*, assets/*
@@ -128,9 +129,9 @@ def why(local: dict, published: dict | None) -> str:
 def default_url() -> str | None:
     """``$MNIST_TUTORIAL_RUNS_URL``, else ``$MNIST_TUTORIAL_SITE_URL``, else the address
     the deploy gives a GitHub repository's site (the clone's ``origin``), else None."""
-    for name in (RUNS_URL_ENV, SITE_URL_ENV):
-        if os.environ.get(name):
-            return os.environ[name]
+    given = settings.read("RUNS_URL") or settings.read("SITE_URL")
+    if given:
+        return given
     try:
         origin = subprocess.run(["git", "remote", "get-url", "origin"], cwd=ROOT,
                                 capture_output=True, text=True, timeout=5).stdout.strip()

@@ -3,12 +3,11 @@
 ``python -m sitebuild verify [HOME ...]`` reruns each named home (default: all), and the
 homes they use, in a temporary cache, then compares every number with the cached one:
 
-* a number with a seed spread (mean ± std) must stay within the cached mean ± 2 std;
-* any other number must be the same, within the ``tolerance`` its home declared
-  (``report.metric(..., tolerance=...)``; default: equal to 1 part in a million);
-* a measure of speed (``timing=True`` or seconds) is shown, not compared.
+the rule and the words of the notebook's last cell (``mnist_tutorial.report.reproduces``):
+equal to 1 part in a million, or within the cached mean ± 2 std where the number has a seed
+spread, or within the tolerance its home declared; a measure of speed is shown, not compared.
 
-It prints one line per number and a summary, and exits 1 if any number drifted.
+It prints one line per number and a summary, and exits 1 if any number is DIFFERENT.
 
 ``python -m sitebuild verify --other-seeds [HOME ...]`` asks another question: do the
 claims hold for the method, or only for the seeds the site used? It reruns the homes with
@@ -19,27 +18,14 @@ any claim flipped or any home failed.
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from collections.abc import Callable
 
+from mnist_tutorial.report import DIFFERENT, reproduces
+
 from . import cache, reseed, run
 from .homes import Home
-
-
-def verdict(cached: dict, rerun: dict) -> str:
-    """same, within spread, timing, or DRIFT: how a rerun's number compares with the cache's."""
-    if cached.get("timing") or cached["unit"] == "seconds":
-        return "timing"
-    if math.isclose(rerun["value"], cached["value"], rel_tol=1e-6, abs_tol=1e-12):
-        return "same"
-    if cached.get("std") and abs(rerun["value"] - cached["value"]) <= 2 * cached["std"]:
-        return "within spread"
-    tolerance = cached.get("tolerance")
-    if tolerance is not None and abs(rerun["value"] - cached["value"]) <= tolerance:
-        return "within tolerance"
-    return "DRIFT"
 
 
 def verify(profile: str, names: list[str] | None, homes: dict[str, Home],
@@ -63,9 +49,9 @@ def verify(profile: str, names: list[str] | None, homes: dict[str, Home],
         new = fresh[name].report["metrics"]
         for key, metric in cached[name].report["metrics"].items():
             if key not in new:
-                rows.append((name, key, metric["text"], "missing", "DRIFT"))
+                rows.append((name, key, metric["text"], "missing", DIFFERENT))
                 continue
-            rows.append((name, key, metric["text"], new[key]["text"], verdict(metric, new[key])))
+            rows.append((name, key, metric["text"], new[key]["text"], reproduces(metric, new[key])))
     return rows
 
 

@@ -21,7 +21,6 @@ kind of link, pytest-check-links must collect exactly the external ones.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -30,13 +29,14 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from mnist_tutorial import settings
 
 # pytest-check-links skips non-http(s) schemes (mailto:, data:) itself; these patterns
 # (re.match on the link as written) drop the rest of what is not another site.
 NOT_HTTP = r"^(?!https?://)"  # relative links and anchors: the site's own pages
 LOCALHOST = r"^https?://(localhost|127\.0\.0\.1|\[::1\])([:/]|$)"
-CACHE = Path(os.environ.get("MNIST_TUTORIAL_LINKS_CACHE")
-             or ROOT / ".pytest_cache" / "check-links")  # requests-cache adds ".sqlite"
+CACHE = settings.path("LINKS_CACHE", default=str(ROOT / ".pytest_cache" / "check-links"))
+# (requests-cache adds ".sqlite")
 CACHE_SECONDS = 24 * 3600
 
 

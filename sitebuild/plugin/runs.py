@@ -5,12 +5,12 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 
 from mkdocs.exceptions import PluginError
 
+from mnist_tutorial import settings
 from sitebuild import background, homes, run
 from sitebuild.plugin.state import BuildState
 
@@ -38,7 +38,7 @@ def run_homes(state: BuildState, found: dict[str, homes.Home], live_reload: bool
             return _serve(state, found, names)
         if state.serving:  # no live reload: a page could not show a run that ends later
             return run.build_all(state.profile, names, log=log.info, homes=found, keep_going=True)
-        if os.environ.get(background.ONLY_ENV):
+        if settings.read("ONLY"):
             raise PluginError(f"{background.ONLY_ENV} is for `mkdocs serve`: a build runs "
                               f"every page. Unset it to build.")
         return run.build_all(state.profile, names, log=log.info, homes=found)

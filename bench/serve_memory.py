@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
                     figures[rebuild] = (rss_kib(server.pid),
                                         rss_kib(server.pid) + sum(map(rss_kib, children)))
         finally:
-            server.terminate()
+            server.send_signal(signal.SIGINT)  # Ctrl-C: the plugin removes its staging folder
             server.wait(timeout=60)
     print(f"mkdocs serve, {args.profile} profile: resident memory after each rebuild")
     for rebuild, (own, total) in figures.items():

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             planned = cache.plan(homes, list(homes), args.profile, cache.device_kind())
             for name, (key, _) in planned.items():
                 home = homes[name]
-                cached = cache.entry_path(name, key).is_dir()
+                cached = cache.Cache().entry_path(name, key).is_dir()
                 uses = f"  uses {', '.join(home.uses)}" if home.uses else ""
                 print(f"{home.name:24} docs/{home.page:36} {'cached' if cached else 'to run':7}{uses}")
             return 0
@@ -111,8 +111,9 @@ def _prune(results: str | None) -> int:
     elif results:
         print(f"{results} does not exist (did the build fail?): every entry is kept",
               file=sys.stderr)
-    removed = cache.prune(list(discover(complete=False)), used)
-    print(f"pruned {removed} entries from {cache.cache_dir()}")
+    runs = cache.Cache()
+    removed = runs.prune(list(discover(complete=False)), used)
+    print(f"pruned {removed} entries from {runs.root}")
     return 0
 
 

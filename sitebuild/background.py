@@ -65,7 +65,7 @@ def status(profile: str, homes: dict[str, Home], names: list[str], log=None
                 home=home.name)
         elif (home.name, keys[home.name]) in run.FAILED:
             failures[home.name] = run.FAILED[(home.name, keys[home.name])]
-        elif (entry := cache.load(home.name, keys[home.name], log)) is not None:
+        elif (entry := cache.Cache().load(home.name, keys[home.name], log)) is not None:
             entries[home.name] = entry
         else:
             pending.append(home.name)

@@ -41,6 +41,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mnist_tutorial import settings
@@ -247,34 +248,6 @@ def verified(path: Path) -> Entry:
     return entry
 
 
-def entry_path(name: str, key_: str) -> Path:
-    return cache_dir() / name / key_
-
-
-def load(name: str, key_: str, log=None) -> Entry | None:
-    """The entry if it exists and every file matches its digest; else None."""
-    path = entry_path(name, key_)
-    try:
-        if not path.is_dir():
-            return None
-    except PermissionError:  # an unreadable cache is a miss; storing the run will say more
-        return None
-    try:
-        return verified(path)
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        damaged = cache_dir() / ".damaged" / f"{name}-{key_}-{int(time.time())}"
-        try:
-            damaged.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(path), damaged)
-            where = f"moved to {damaged}"
-        except OSError as move_error:
-            where = f"left in place ({move_error.strerror or move_error})"
-        if log:
-            log(f"{name}: the cache entry {path} is damaged ({error}); {where}; "
-                f"running it again")
-        return None
-
-
 STALE_AFTER_S = 24 * 3600  # a staging folder this old belongs to a build that was killed
 
 
@@ -308,46 +281,76 @@ def staged(final: Path) -> Iterator[Path]:
         raise
 
 
-def store(name: str, key_: str, report: bytes, notebook: bytes, files: dict[str, Path],
-          provenance: dict, root: Path | None = None,
-          assets: dict[str, Path] | None = None) -> Entry:
-    """Write an entry beside its final place, then rename it there in one step.
+@dataclass(frozen=True)
+class Cache:
+    """The run cache under ``root``: one verified entry per home and key,
+    ``root/<home>/<key>/``. ``Cache()`` is the build's (``cache_dir()``); ``verify`` and
+    the seed-shifted runs use one of their own, so that nothing swaps the build's."""
 
-    ``root``: another cache folder than ``cache_dir()`` (the build's fallback when the
-    cache cannot be written). ``assets``: the files ``report.asset`` wrote, by name."""
-    final = (root or cache_dir()) / name / key_
-    with staged(final) as staging:
-        (staging / "report.json").write_bytes(report)
-        (staging / "notebook.ipynb").write_bytes(notebook)
-        for filename, source in files.items():
-            (staging / "files").mkdir(exist_ok=True)
-            shutil.copyfile(source, staging / "files" / filename)
-        for filename, source in (assets or {}).items():
-            (staging / "assets").mkdir(exist_ok=True)
-            shutil.copyfile(source, staging / "assets" / filename)
-        digests = {p.relative_to(staging).as_posix(): _file_digest(p)
-                   for p in sorted(staging.rglob("*")) if p.is_file()}
-        manifest = {"schema": SCHEMA, "key": key_, "digests": digests, "provenance": provenance}
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    return Entry(final, manifest)
+    root: Path = field(default_factory=lambda: cache_dir())
 
+    def entry_path(self, name: str, key_: str) -> Path:
+        return self.root / name / key_
 
-def prune(homes: list[str], used: dict[str, str] | None, log=print) -> int:
-    """Remove what a build left that no build will load: leftovers of interrupted runs
-    (``*.tmp``), entries set aside as damaged, and, if ``used`` maps each home to the key
-    a build used (a built site's ``results.json`` lists them), every other entry of those
-    ``homes``. Other folders of the cache (``site/``, mkdocs-jupyter's) are left alone.
-    Returns how many entries went."""
-    root, removed = cache_dir(), 0
-    if not root.is_dir():
-        return 0
-    doomed = [root / ".damaged"] if (root / ".damaged").is_dir() else []
-    for name in homes:
-        for path in sorted((root / name).glob("*")) if (root / name).is_dir() else []:
-            if path.name.endswith(".tmp") or (used is not None and path.name != used.get(name)):
-                doomed.append(path)
-    for path in doomed:
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
-        log(f"pruned {path}")
-        removed += 1
-    return removed
+    def load(self, name: str, key_: str, log=None) -> Entry | None:
+        """The entry if it exists and every file matches its digest; else None."""
+        path = self.entry_path(name, key_)
+        try:
+            if not path.is_dir():
+                return None
+        except PermissionError:  # an unreadable cache is a miss; storing the run will say more
+            return None
+        try:
+            return verified(path)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            damaged = self.root / ".damaged" / f"{name}-{key_}-{int(time.time())}"
+            try:
+                damaged.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(path), damaged)
+                where = f"moved to {damaged}"
+            except OSError as move_error:
+                where = f"left in place ({move_error.strerror or move_error})"
+            if log:
+                log(f"{name}: the cache entry {path} is damaged ({error}); {where}; "
+                    f"running it again")
+            return None
+
+    def store(self, name: str, key_: str, report: bytes, notebook: bytes, files: dict[str, Path],
+              provenance: dict, assets: dict[str, Path] | None = None) -> Entry:
+        """Write an entry beside its final place, then rename it there in one step.
+        ``assets``: the files ``report.asset`` wrote, by name."""
+        final = self.entry_path(name, key_)
+        with staged(final) as staging:
+            (staging / "report.json").write_bytes(report)
+            (staging / "notebook.ipynb").write_bytes(notebook)
+            for filename, source in files.items():
+                (staging / "files").mkdir(exist_ok=True)
+                shutil.copyfile(source, staging / "files" / filename)
+            for filename, source in (assets or {}).items():
+                (staging / "assets").mkdir(exist_ok=True)
+                shutil.copyfile(source, staging / "assets" / filename)
+            digests = {p.relative_to(staging).as_posix(): _file_digest(p)
+                       for p in sorted(staging.rglob("*")) if p.is_file()}
+            manifest = {"schema": SCHEMA, "key": key_, "digests": digests, "provenance": provenance}
+            (staging / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        return Entry(final, manifest)
+
+    def prune(self, homes: list[str], used: dict[str, str] | None, log=print) -> int:
+        """Remove what a build left that no build will load: leftovers of interrupted runs
+        (``*.tmp``), entries set aside as damaged, and, if ``used`` maps each home to the key
+        a build used (a built site's ``results.json`` lists them), every other entry of those
+        ``homes``. Other folders of the cache (``site/``, mkdocs-jupyter's) are left alone.
+        Returns how many entries went."""
+        root, removed = self.root, 0
+        if not root.is_dir():
+            return 0
+        doomed = [root / ".damaged"] if (root / ".damaged").is_dir() else []
+        for name in homes:
+            for path in sorted((root / name).glob("*")) if (root / name).is_dir() else []:
+                if path.name.endswith(".tmp") or (used is not None and path.name != used.get(name)):
+                    doomed.append(path)
+        for path in doomed:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            log(f"pruned {path}")
+            removed += 1
+        return removed

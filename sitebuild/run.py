@@ -81,10 +81,11 @@ def git_commit() -> str | None:
 
 def build(profile: str, names: list[str] | None = None, refresh: tuple[str, ...] = (),
           log: Callable[[str], None] = print,
-          homes: dict[str, Home] | None = None) -> dict[str, cache.Entry]:
-    """An entry for each home in ``names`` (default: all) and the homes they use; the
-    first home that fails raises its ``BuildError``."""
-    entries, failures = build_all(profile, names, refresh, log, homes)
+          homes: dict[str, Home] | None = None, runs: cache.Cache | None = None,
+          ) -> dict[str, cache.Entry]:
+    """An entry for each home in ``names`` (default: all) and the homes they use, from
+    ``runs`` (default: the build's cache); the first home that fails raises its ``BuildError``."""
+    entries, failures = build_all(profile, names, refresh, log, homes, runs=runs)
     if failures:
         raise next(iter(failures.values()))
     return entries
@@ -92,14 +93,15 @@ def build(profile: str, names: list[str] | None = None, refresh: tuple[str, ...]
 
 def build_all(profile: str, names: list[str] | None = None, refresh: tuple[str, ...] = (),
               log: Callable[[str], None] = print, homes: dict[str, Home] | None = None,
-              keep_going: bool = False, seed_offset: int = 0,
+              keep_going: bool = False, seed_offset: int = 0, runs: cache.Cache | None = None,
               ) -> tuple[dict[str, cache.Entry], dict[str, BuildError]]:
     """Entries of the homes that ran (or were cached), and the failure of each that did not.
 
     ``keep_going``: a failed home does not stop the others (those that use it are not run;
     their failure says why); a failure is remembered for this process, so the same code
     is not run again. ``seed_offset``: run with every seed shifted (``sitebuild.reseed``);
-    such runs are not kept in the cache."""
+    such runs are not kept in the cache. ``runs``: the cache (default: the build's)."""
+    runs = runs or cache.Cache()
     if profile not in PROFILES:
         raise BuildError(f"unknown profile {profile!r}; use one of {PROFILES}")
     homes = homes if homes is not None else discover(complete=False)
@@ -121,11 +123,12 @@ def build_all(profile: str, names: list[str] | None = None, refresh: tuple[str, 
             log(f"{home.name}: its run failed before and its code has not changed:\n"
                 f"{failures[home.name]}")
             continue
-        entry = None if home.name in refresh or seed_offset else cache.load(home.name, key, log)
+        entry = None if home.name in refresh or seed_offset else runs.load(home.name, key, log)
         if entry is None:
             try:
                 entry = execute(home, profile, key, [entries[u] for u in home.uses], log,
-                                precision=device.split()[-1], seed_offset=seed_offset)
+                                precision=device.split()[-1], seed_offset=seed_offset,
+                                runs=runs)
             except BuildError as error:
                 if not keep_going:
                     raise
@@ -269,8 +272,9 @@ def _run_interruptibly(client: NotebookClient, kernel: KernelManager, env: dict)
 
 def execute(home: Home, profile: str, key: str, used: list[cache.Entry],
             log: Callable[[str], None] = print, precision: str | None = None,
-            seed_offset: int = 0) -> cache.Entry:
-    """Run ``home``'s notebook in a new kernel and store the entry under ``key``; its
+            seed_offset: int = 0, runs: cache.Cache | None = None) -> cache.Entry:
+    """Run ``home``'s notebook in a new kernel and store the entry under ``key`` in ``runs``
+    (default: the build's cache); its
     training runs in ``precision`` (default: what the kernel picks). ``seed_offset``: run
     it with every seed shifted, in a cache of this process only (never published)."""
     log(f"running {home.where} ({profile} profile"
@@ -320,12 +324,13 @@ def execute(home: Home, profile: str, key: str, used: list[cache.Entry],
         stored = (home.name, key, report.read_bytes(), nbformat.writes(nb).encode(), files,
                   provenance)
         try:
-            entry = cache.store(*stored, root=_scratch() if seed_offset else None, assets=assets)
+            runs = cache.Cache(_scratch()) if seed_offset else (runs or cache.Cache())
+            entry = runs.store(*stored, assets=assets)
         except OSError as error:
-            log(f"warning: {home.name}: the cache {cache.cache_dir()} cannot be written "
+            log(f"warning: {home.name}: the cache {runs.root} cannot be written "
                 f"({error.strerror or error}); this build uses the run, but it is not kept. "
                 f"Fix: make that folder writable, or set {cache.CACHE_ENV} to one you can "
                 f"write.")
-            entry = cache.store(*stored, root=_scratch(), assets=assets)
+            entry = cache.Cache(_scratch()).store(*stored, assets=assets)
     log(f"{home.name}: done in {wall:.1f} s")
     return entry

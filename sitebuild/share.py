@@ -184,7 +184,7 @@ def read_index(url: str) -> dict:
 def unpack(archive: bytes, name: str, key: str, origin: dict) -> cache.Entry:
     """Check and place one downloaded entry: ValueError, and nothing written into the
     cache, if any file is missing, unexpected or does not match its digest."""
-    final = cache.entry_path(name, key)
+    final = cache.Cache().entry_path(name, key)
     with cache.staged(final) as staging:
         try:
             with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
@@ -233,7 +233,7 @@ def fetch(url: str, homes: dict[str, Home], profile: str,
     origin = {"origin": _base(url),
               "fetched": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     for name, (key, inputs) in plan.items():
-        if cache.load(name, key, log) is not None:
+        if cache.Cache().load(name, key, log) is not None:
             result.cached.append(name)
             continue
         published = document["homes"].get(name)

@@ -18,9 +18,9 @@ any claim flipped or any home failed.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 from mnist_tutorial.report import DIFFERENT, reproduces
 
@@ -32,16 +32,8 @@ def verify(profile: str, names: list[str] | None, homes: dict[str, Home],
            log: Callable[[str], None] = print) -> list[tuple[str, str, str, str, str]]:
     """Rows (home, key, cached text, rerun text, verdict) for every number of ``names``."""
     cached = run.build(profile, names, log=log, homes=homes)  # what the site publishes
-    before = os.environ.get(cache.CACHE_ENV)
     with tempfile.TemporaryDirectory(prefix="mnist-verify-") as scratch:
-        os.environ[cache.CACHE_ENV] = scratch
-        try:
-            fresh = run.build(profile, names, log=log, homes=homes)
-        finally:
-            if before is None:
-                os.environ.pop(cache.CACHE_ENV, None)
-            else:
-                os.environ[cache.CACHE_ENV] = before
+        fresh = run.build(profile, names, log=log, homes=homes, runs=cache.Cache(Path(scratch)))
     rows = []
     for name in cached:
         if names and name not in names:

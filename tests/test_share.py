@@ -39,7 +39,7 @@ def make_entry(tmp_path, key="k" * 32) -> cache.Entry:
               "provenance": {"profile": "smoke"}}
     weights = tmp_path / "net.pt"
     weights.write_bytes(b"\x00weights" * 100)
-    return cache.store("training", key, json.dumps(report).encode(), b'{"cells": []}',
+    return cache.Cache().store("training", key, json.dumps(report).encode(), b'{"cells": []}',
                        {"net.pt": weights}, {"wall_time_s": 1.5, "key": key})
 
 
@@ -64,7 +64,7 @@ def test_pack_is_byte_for_byte_stable_and_unpacks_to_the_same_verified_entry(
     shutil.rmtree(entry.path)
     unpacked = share.unpack(archive, "training", entry.manifest["key"],
                             {"origin": "http://example.test/"})
-    assert cache.load("training", entry.manifest["key"]) is not None
+    assert cache.Cache().load("training", entry.manifest["key"]) is not None
     assert unpacked.report["metrics"]["acc"]["value"] == 0.9
     assert unpacked.files[0].read_bytes() == b"\x00weights" * 100
     assert unpacked.provenance["origin"] == "http://example.test/"

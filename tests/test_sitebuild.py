@@ -204,16 +204,16 @@ REPORT = {"metrics": {}, "tables": {}, "figures": {}, "claims": [], "provenance"
 
 
 def _store(name="h", key="k" * 32):
-    return cache.store(name, key, json.dumps(REPORT).encode(), b"{}", {}, {"wall_time_s": 1.0})
+    return cache.Cache().store(name, key, json.dumps(REPORT).encode(), b"{}", {}, {"wall_time_s": 1.0})
 
 
 def test_entries_are_verified_and_a_damaged_one_is_moved_aside(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path))
     entry = _store()
-    assert cache.load("h", "k" * 32).report == REPORT
+    assert cache.Cache().load("h", "k" * 32).report == REPORT
     (entry.path / "report.json").write_text(json.dumps({**REPORT, "provenance": {"tampered": 1}}))
     messages = []
-    assert cache.load("h", "k" * 32, messages.append) is None
+    assert cache.Cache().load("h", "k" * 32, messages.append) is None
     assert "report.json does not match its digest" in messages[0]
     assert not entry.path.exists() and list((tmp_path / ".damaged").iterdir())
 
@@ -222,7 +222,7 @@ def test_an_interrupted_store_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path))
     missing = tmp_path / "no-such-checkpoint.pt"
     with pytest.raises(FileNotFoundError):
-        cache.store("h", "k" * 32, b"{}", b"{}", {"net.pt": missing}, {})
+        cache.Cache().store("h", "k" * 32, b"{}", b"{}", {"net.pt": missing}, {})
     assert list((tmp_path / "h").iterdir()) == []
 
 
@@ -373,16 +373,16 @@ def test_an_asset_is_kept_in_the_entry_and_verified(tmp_path, monkeypatch):
     key = entry.path.name
     entry.assets["net.bin"].write_bytes(b"tampered")
     messages = []
-    assert cache.load("weights", key, messages.append) is None
+    assert cache.Cache().load("weights", key, messages.append) is None
     assert "assets/net.bin does not match its digest" in messages[0]
 
 
 def test_an_entry_without_the_asset_its_report_names_is_damaged(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path))
     report = {**REPORT, "assets": {"net": {"file": "net.bin", "bytes": 3, "sha256": "0" * 64}}}
-    cache.store("h", "k" * 32, json.dumps(report).encode(), b"{}", {}, {})
+    cache.Cache().store("h", "k" * 32, json.dumps(report).encode(), b"{}", {}, {})
     messages = []
-    assert cache.load("h", "k" * 32, messages.append) is None
+    assert cache.Cache().load("h", "k" * 32, messages.append) is None
     assert "asset net.bin is missing or differs" in messages[0]
 
 
@@ -422,10 +422,10 @@ def test_prune_keeps_the_entries_a_site_used_and_nothing_half_written(tmp_path, 
     for path in ("first/used", "first/stale", "first/.k.x.tmp", "second/used2", ".damaged/x",
                  "site/smoke/notebooks", "mkdocs-jupyter/y"):
         (tmp_path / path).mkdir(parents=True)
-    cache.prune(["first", "second"], None, log=lambda line: None)  # a failed build: keep all
+    cache.Cache().prune(["first", "second"], None, log=lambda line: None)  # a failed build: keep all
     assert sorted(p.name for p in (tmp_path / "first").iterdir()) == ["stale", "used"]
     assert not (tmp_path / ".damaged").exists()
-    removed = cache.prune(["first", "second"], {"first": "used", "second": "used2"},
+    removed = cache.Cache().prune(["first", "second"], {"first": "used", "second": "used2"},
                           log=lambda line: None)
     assert removed == 1
     assert [p.name for p in (tmp_path / "first").iterdir()] == ["used"]

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from . import settings
 
-PROFILE_ENV = settings.SETTINGS["PROFILE"].variable
 PROFILES = settings.SETTINGS["PROFILE"].choices
 
 RECIPES = {

@@ -34,7 +34,6 @@ from pathlib import Path
 from . import settings
 from .config import current_profile
 
-REPORT_ENV = settings.SETTINGS["REPORT"].variable
 UNITS = ("percent", "seconds", "number", "count", "scientific")
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 NBSP, THIN = "\u00a0", "\u202f"

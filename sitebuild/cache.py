@@ -54,7 +54,6 @@ PRECISION_ENV = settings.SETTINGS["PRECISION"].variable
 SCHEMA = 1  # bump when the layout of an entry changes
 SITE_PRECISION = "fp32"  # what site builds train in unless $MNIST_TUTORIAL_PRECISION says
 ORIGIN = "origin.json"  # beside a fetched entry's files: where it came from (not digested)
-ENTRY_FILES = ("report.json", "notebook.ipynb")
 
 
 def cache_dir() -> Path:

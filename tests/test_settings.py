@@ -97,3 +97,15 @@ def test_the_kernel_environment_is_the_builds_contract(tmp_path, monkeypatch):
                    "MNIST_TUTORIAL_DATA": str((tmp_path / "mnist").resolve()), "OTHER": "kept"}
     unset = settings.kernel_environment("full", tmp_path, tmp_path, None, environ={})
     assert "MNIST_TUTORIAL_PRECISION" not in unset and "MNIST_TUTORIAL_DATA" not in unset
+
+
+def test_no_module_reads_a_variable_of_the_course_but_the_settings():
+    # lessons/one_script.py is the exception by design: it needs only torch and torchvision.
+    read = re.compile(r"os\.(environ\.get\(|environ\[|getenv\()[^\n]*(MNIST_TUTORIAL_|_ENV\b)")
+    readers = [f"{path.relative_to(ROOT)}:{text[:match.start()].count(chr(10)) + 1}"
+               for folder in ("mnist_tutorial", "sitebuild", "lessons")
+               for path in sorted((ROOT / folder).rglob("*.py"))
+               if path.name not in ("settings.py", "one_script.py")
+               for text in [path.read_text(encoding="utf-8")]
+               for match in read.finditer(text)]
+    assert readers == [], "read these through mnist_tutorial.settings"

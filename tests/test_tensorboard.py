@@ -90,7 +90,6 @@ def test_the_command_line_writes_one_folder_per_run(tmp_path, mnist_root, capsys
 
 
 def test_the_training_notebook_shows_tensorboard_but_the_build_starts_no_server():
-    import os
     from pathlib import Path
 
     import jupytext
@@ -108,7 +107,9 @@ def test_the_training_notebook_shows_tensorboard_but_the_build_starts_no_server(
         def run_line_magic(self, name, line):
             calls.append((name, line))
 
-    namespace = {"os": os, "print": lambda *args: None, "get_ipython": Shell}
+    from mnist_tutorial import settings
+
+    namespace = {"settings": settings, "print": lambda *args: None, "get_ipython": Shell}
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MNIST_TUTORIAL_REPORT", "/tmp/report")  # as in the site's build
         exec(python, dict(namespace))

@@ -5,12 +5,16 @@ Nothing here downloads: ``MNIST_TUTORIAL_DOWNLOAD=0`` is set for the whole sessi
 
 Markers (declared in pyproject.toml; quick runs in CONTRIBUTING.md) are given here, by
 module and by fixture, so that a new test gets them without remembering to:
-``browser`` (drives chromium), ``slow`` (builds the smoke site or runs notebooks). Tests
-marked ``links`` (the network) are deselected unless ``-m`` names that marker.
+``browser`` (drives chromium), ``slow`` (builds the smoke site or runs notebooks),
+``kernel`` (starts a Jupyter kernel, itself or through a build or a ``sitebuild``
+command). A test without ``kernel`` cannot start one: while it runs, the kernel named
+``python3`` is one that exits at once and says which marker is missing. Tests marked
+``links`` (the network) are deselected unless ``-m`` names that marker.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -73,7 +77,33 @@ def flat_site_dir(tmp_path_factory, site_dir) -> Path:
 BROWSER_MODULES = {"test_browser.py", "test_accessibility.py"}
 BROWSER_FIXTURES = {"browser"}
 SLOW_MODULES = {"test_notebooks.py", "test_site_build.py"}  # every test there builds or runs
-SLOW_FIXTURES = {"site_dir", "flat_site_dir", "site_url", "broken_site_url"}  # the smoke site
+SLOW_FIXTURES = {"site_dir", "flat_site_dir", "site_url", "broken_site_url",  # the smoke site
+                 "served_site"}
+
+
+# Notebooks run directly, or by the mkdocs serve that these modules start.
+KERNEL_MODULES = {"test_notebooks.py", "test_serve_failure.py", "test_serve_background.py"}
+
+
+@pytest.fixture(scope="session")
+def _refusing_kernels(tmp_path_factory) -> Path:
+    """A Jupyter path whose ``python3`` kernel exits at once, naming the missing marker."""
+    path = tmp_path_factory.mktemp("jupyter")
+    spec = path / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    message = ("this test started a Jupyter kernel without the kernel marker: add "
+               "@pytest.mark.kernel (or its module to KERNEL_MODULES in tests/conftest.py)")
+    spec.joinpath("kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-c", f"import sys; sys.exit({message!r})", "{connection_file}"],
+        "display_name": "no kernel here", "language": "python"}))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _kernels_only_where_marked(request, monkeypatch):
+    # Function-scoped, so set up after the session's smoke site (which runs its notebooks).
+    if not request.node.get_closest_marker("kernel"):
+        monkeypatch.setenv("JUPYTER_PATH", str(request.getfixturevalue("_refusing_kernels")))
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m selects on the markers given here
@@ -84,6 +114,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
         if module in SLOW_MODULES or fixtures & SLOW_FIXTURES:
             item.add_marker(pytest.mark.slow)
+        if module in KERNEL_MODULES:
+            item.add_marker(pytest.mark.kernel)
     # Network checks run only when asked for by name (-m links, -m "links or slow"):
     # deselected, not skipped, so that the default run reports no skips.
     if "links" not in config.getoption("markexpr", ""):

@@ -180,6 +180,7 @@ def course(tmp_path, monkeypatch):
     return homes.discover(docs, lessons)
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("why", ["a file", "read-only", "unreadable"])
 def test_a_cache_that_cannot_be_written_still_gives_the_result(course, tmp_path, monkeypatch, why):
     blocker = tmp_path / "unwritable-cache"
@@ -202,6 +203,7 @@ def test_a_cache_that_cannot_be_written_still_gives_the_result(course, tmp_path,
     assert str(blocker) in warning and "MNIST_TUTORIAL_CACHE" in warning
 
 
+@pytest.mark.kernel
 def test_a_tampered_entry_is_never_published(course):
     entry = run.build("smoke", log=lambda line: None, homes=course)["page"]
     report = entry.path / "report.json"
@@ -212,6 +214,7 @@ def test_a_tampered_entry_is_never_published(course):
     assert again.report["metrics"]["doubled"]["value"] == 6
 
 
+@pytest.mark.kernel
 def test_a_truncated_file_beside_an_entry_is_run_again(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path / "cache"))
     saves = HOME.format(title="P", name="page", value=3) + (
@@ -228,6 +231,7 @@ def test_a_truncated_file_beside_an_entry_is_run_again(tmp_path, monkeypatch):
     assert again.files[0].stat().st_size == 1024
 
 
+@pytest.mark.kernel
 def test_a_mis_shaped_entry_is_set_aside_and_recomputed(course):
     entry = run.build("smoke", log=lambda line: None, homes=course)["page"]
     (entry.path / "report.json").write_text("[]")  # valid JSON, wrong shape...
@@ -240,6 +244,7 @@ def test_a_mis_shaped_entry_is_set_aside_and_recomputed(course):
     assert again.report["metrics"]["doubled"]["value"] == 6
 
 
+@pytest.mark.kernel
 def test_a_killed_build_leaves_nothing_that_lasts(course):
     folder = cache.cache_dir() / "page"
     folder.mkdir(parents=True)
@@ -253,6 +258,7 @@ def test_a_killed_build_leaves_nothing_that_lasts(course):
     assert [p.name for p in folder.iterdir() if not p.name.startswith(".")]
 
 
+@pytest.mark.kernel
 def test_two_builds_at_once_agree(tmp_path):
     docs, lessons = write_course(tmp_path, {"page": HOME.format(title="P", name="page", value=3)})
     script = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from sitebuild import homes, run; "
@@ -284,6 +290,7 @@ def test_builds_started_together_share_one_precision_probe(tmp_path, monkeypatch
     assert kinds == ["cpu bf16", "cpu bf16"]
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("moment", ["as the kernel starts", "in a cell"])
 def test_ctrl_c_stops_the_build_and_keeps_what_finished(tmp_path, moment):
     in_cell = tmp_path / "in-the-slow-cell"

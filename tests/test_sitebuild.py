@@ -258,6 +258,7 @@ def test_a_file_a_home_reads_joins_its_key_and_must_exist(tmp_path):
 # ---------------------------------------------------------------- running homes
 
 
+@pytest.mark.kernel
 def test_build_runs_each_home_once_then_loads_it(course):
     docs, lessons = course
     found = homes.discover(docs, lessons)
@@ -282,6 +283,7 @@ def test_build_runs_each_home_once_then_loads_it(course):
         "running lessons/second_page.py (smoke profile)..."]
 
 
+@pytest.mark.kernel
 def test_a_failing_claim_stops_the_build_naming_home_claim_and_numbers(course):
     docs, lessons = course
     path = lessons / "first_page.py"
@@ -298,6 +300,7 @@ def test_a_failing_claim_stops_the_build_naming_home_claim_and_numbers(course):
         p for p in (cache.cache_dir() / "first_page").iterdir() if not p.name.startswith("."))
 
 
+@pytest.mark.kernel
 def test_keep_going_builds_the_others_and_remembers_the_failure(course):
     docs, lessons = course
     (lessons / "third_page.py").write_text(HOME.format(title="Third", name="third_page", value=7))
@@ -317,6 +320,7 @@ def test_keep_going_builds_the_others_and_remembers_the_failure(course):
     assert not [line for line in log if line.startswith("running")]
 
 
+@pytest.mark.kernel
 def test_other_seeds_shift_every_seed_and_report_flipped_claims(tmp_path, monkeypatch):
     from sitebuild.verify import other_seeds
 
@@ -339,6 +343,7 @@ def test_other_seeds_shift_every_seed_and_report_flipped_claims(tmp_path, monkey
     assert len(list((tmp_path / "cache" / "lucky").iterdir())) == 1
 
 
+@pytest.mark.kernel
 def test_a_home_gets_the_files_of_the_homes_it_uses(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path / "cache"))
     saver = HOME.format(title="Saver", name="saver", value=1) + (
@@ -359,6 +364,7 @@ def test_a_home_gets_the_files_of_the_homes_it_uses(tmp_path, monkeypatch):
         == "the saved weights arrive"
 
 
+@pytest.mark.kernel
 def test_an_asset_is_kept_in_the_entry_and_verified(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path / "cache"))
     source = HOME.format(title="Weights", name="weights", value=1).replace(
@@ -404,6 +410,7 @@ def test_one_rule_says_whether_a_rerun_reproduces():
     assert verdict(metric(12.0, timing=True), metric(30.0)) == "a measure of speed: depends on the machine"
 
 
+@pytest.mark.kernel
 def test_verify_reruns_from_scratch_and_compares(course):
     from sitebuild.verify import verify
 

@@ -91,6 +91,7 @@ def fresh_virtualenv(folder: Path) -> Path:
     return python
 
 
+@pytest.mark.kernel
 def test_a_fresh_virtualenv_installs_the_sites_wheel_and_runs_a_notebook(
         served_site, tmp_path, monkeypatch, mnist_root):
     site, url, _ = served_site

@@ -283,10 +283,12 @@ class Report:
                            "torch": torch.__version__, "python": platform.python_version()},
         }
 
-    def finish(self, site: dict | None = None) -> None:
+    def finish(self, site: dict | None = None, rows: int | None = 40) -> None:
         """Save the report for the site's build, compare this run with the site's, and
         fail (``ClaimFailed``, every false claim with its numbers) if a claim did not hold.
-        The report is saved either way: the build shows a false claim on its page."""
+        The report is saved either way: the build shows a false claim on its page.
+        ``rows``: how many numbers that are not simply the same the comparison lists
+        (``None``: every number, the same ones and the measures of speed too)."""
         target = settings.path("REPORT")
         if target:
             path = Path(target) / "report.json"
@@ -301,7 +303,7 @@ class Report:
         if site is None:
             print("These are the numbers the course website shows for this page.")
         else:
-            for line in compare(self.metrics, self.profile, site, self._precision()):
+            for line in compare(self.metrics, self.profile, site, self._precision(), rows):
                 print(line)
         if failed:
             raise ClaimFailed(f"{self.page}: {len(failed)} claim(s) do not hold:\n"
@@ -336,20 +338,20 @@ def reproduces(published: dict, rerun: dict) -> str:
     return DIFFERENT
 
 
-def compare(metrics: dict, profile: str, site: dict, precision: str | None = None) -> list[str]:
-    """Lines that say, metric by metric, whether this run agrees with the site's."""
+def compare(metrics: dict, profile: str, site: dict, precision: str | None = None,
+            rows: int = 40) -> list[str]:
+    """A short account of whether this run agrees with the site's: a verdict, how many
+    numbers fell under each rule, then one line per number that is not simply the same
+    (those that differ first), at most ``rows`` of them. Each number was printed where
+    its cell computed it; ``rows=None`` lists every number here as well."""
     if site.get("profile") != profile:
         return [f"The site's numbers come from the {site.get('profile')} profile and this run "
                 f"used the {profile} profile: they are not comparable. Unset "
                 f"MNIST_TUTORIAL_PROFILE (or set it to {site.get('profile')}) and rerun."]
-    lines, outside = [], 0
-    for key, theirs in site.get("metrics", {}).items():
-        mine = metrics.get(key)
-        if mine is None:
-            continue
-        verdict = reproduces(theirs, mine)
-        outside += verdict == DIFFERENT
-        lines.append(f"  {key}: yours {mine['text']}, site {theirs['text']}: {verdict}")
+    verdicts = {key: reproduces(theirs, metrics[key])
+                for key, theirs in site.get("metrics", {}).items() if key in metrics}
+    counts = {verdict: sum(v == verdict for v in verdicts.values()) for verdict in VERDICTS}
+    outside = counts[DIFFERENT]
     head = ("Your run agrees with the site's." if not outside else
             f"{outside} number(s) differ from the site's beyond its seed spread: another "
             f"torch version, device or a changed cell can explain it.")
@@ -357,4 +359,14 @@ def compare(metrics: dict, profile: str, site: dict, precision: str | None = Non
     if outside and precision and theirs and theirs != precision:
         head += (f" So can the precision: the site trained in {theirs}, this run in "
                  f"{precision} (set MNIST_TUTORIAL_PRECISION={theirs} to train as the site did).")
-    return [head, *lines]
+    tally = "; ".join(f"{count} {verdict}" for verdict, count in counts.items() if count)
+    shown = [key for verdict in (DIFFERENT, WITHIN_TOLERANCE, WITHIN_SPREAD, SAME, TIMING)
+             for key, v in verdicts.items() if v == verdict and (rows is None or v not in (SAME, TIMING))]
+    lines = [head, f"Of {len(verdicts)} numbers: {tally}."]
+    for key in shown[:rows]:
+        lines.append(f"  {key}: yours {metrics[key]['text']}, site "
+                     f"{site['metrics'][key]['text']}: {verdicts[key]}")
+    if rows is not None and len(shown) > rows:
+        lines.append(f"  ... and {len(shown) - rows} more not the same: "
+                     f"report.finish(site=SITE_RESULTS, rows=None) lists every number.")
+    return lines

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import pprint
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,10 +256,18 @@ def publish(executed: nbformat.NotebookNode, course: list[str], site: dict) -> s
                 output.data["image/svg+xml"] = sanitize_svg(output.data["image/svg+xml"])
     setup, finish = nb.cells[1], nb.cells[-1]
     setup.source = setup.source.replace("COURSE = []", f"COURSE = {course!r}", 1)
-    comparable = {"profile": site["provenance"]["profile"],
-                  "precision": site["provenance"].get("precision"), "metrics": {
-        key: {k: m.get(k) for k in ("value", "unit", "std", "text", "timing", "tolerance")}
-        for key, m in site["metrics"].items()}}
-    finish.source = finish.source.replace(
-        "SITE_RESULTS = None", "SITE_RESULTS = " + pprint.pformat(comparable, width=88, sort_dicts=True), 1)
+    finish.source = finish.source.replace("SITE_RESULTS = None", "SITE_RESULTS = " + site_results(site), 1)
     return nbformat.writes(nb) + "\n"
+
+
+def site_results(site: dict) -> str:
+    """The site's numbers as the last cell's source shows them: a line per number, with
+    what ``report.reproduces`` needs to judge a rerun (fields left out are not set)."""
+    provenance = site["provenance"]
+    lines = [f"{{'profile': {provenance['profile']!r}, 'precision': {provenance.get('precision')!r}, "
+             f"'metrics': {{"]
+    for key, metric in sorted(site["metrics"].items()):
+        entry = {field: metric[field] for field in ("value", "unit", "text")}
+        entry |= {field: metric[field] for field in ("std", "timing", "tolerance") if metric.get(field)}
+        lines.append(f"    {key!r}: {entry!r},")
+    return "\n".join(lines) + "\n}}"

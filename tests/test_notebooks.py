@@ -99,6 +99,7 @@ def test_downloaded_notebook_runs_and_agrees_with_the_site(slug, site_dir, tmp_p
     client.execute(env=env)  # raises CellExecutionError, with the traceback, if a cell fails
     verdict = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
     assert "Your run agrees with the site's." in verdict, verdict
+    assert len(verdict.splitlines()) <= 60, verdict  # a short account, not the site's report
     assert not list(tmp_path.glob("report.json"))  # nothing written for a build
 
 

@@ -7,6 +7,10 @@ import json
 import pytest
 
 from mnist_tutorial.report import (
+    DIFFERENT,
+    SAME,
+    TIMING,
+    WITHIN_SPREAD,
     ClaimFailed,
     Report,
     compare,
@@ -115,7 +119,10 @@ def test_comparison_with_the_site():
     mine = {"accuracy": _metric(0.9815, unit="percent"), "count": _metric(10), "ms": _metric(30.0)}
     lines = compare(mine, "full", site)
     assert lines[0] == "Your run agrees with the site's."
-    assert any("ms:" in line and "depends on the machine" in line for line in lines)
+    assert lines[1] == (f"Of 3 numbers: 1 {SAME}; 1 {WITHIN_SPREAD}; 1 {TIMING}.")
+    assert len(lines) == 3 and lines[2].startswith("  accuracy: yours 98.15")  # only it varied
+    every = compare(mine, "full", site, rows=None)
+    assert any("ms:" in line and "depends on the machine" in line for line in every)
     mine["accuracy"] = _metric(0.975, unit="percent")
     mine["count"] = _metric(11)
     lines = compare(mine, "full", site)
@@ -132,7 +139,20 @@ def test_a_declared_tolerance_is_honoured_by_the_comparison():
         "Your run agrees with the site's.")
     lines = compare({"best": _metric(0.70, unit="percent")}, "full", site)
     assert lines[0].startswith("1 number(s) differ")
-    assert lines[1].endswith(": DIFFERENT")
+    assert lines[2].endswith(": DIFFERENT")
+
+
+def test_the_comparison_stays_short_and_lists_what_differs_first():
+    site = {"profile": "full", "metrics": {f"m{i:03d}": _metric(float(i), std=0.5) for i in range(300)}}
+    mine = {key: _metric(m["value"]) for key, m in site["metrics"].items()}  # all the same
+    mine |= {f"m{i:03d}": _metric(i + 0.2) for i in range(100, 160)}  # within the spread
+    mine["m299"] = _metric(310.0)
+    lines = compare(mine, "full", site)
+    assert len(lines) <= 60
+    assert lines[1] == f"Of 300 numbers: 239 {SAME}; 60 {WITHIN_SPREAD}; 1 {DIFFERENT}."
+    assert lines[2] == f"  m299: yours 310.00, site {format_value(299, std=0.5)}: {DIFFERENT}"
+    assert lines[-1].startswith("  ... and 21 more not the same")
+    assert len(compare(mine, "full", site, rows=None)) == 302
 
 
 def test_provenance_names_the_precision_the_page_trained_in(monkeypatch):

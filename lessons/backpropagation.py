@@ -160,7 +160,6 @@ report.metric("train_steps", CONFIG.num_steps, "count")
 first_loss = report.metric("first_loss", losses[0], digits=3)
 final_loss = report.metric("final_loss", losses[-1], digits=3)
 report.metric("train_accuracy", accuracy, "percent", 1)
-report.history("train_loss", losses)
 report.check(final_loss < 0.5 * first_loss,
              f"{CONFIG.num_steps} steps of train_step at least halve the loss")
 
@@ -375,7 +374,6 @@ small, large = rows[0], rows[-1]
 # backward pass together, and the backward pass alone
 bp_in_forwards = [r["bp_seconds"] / r["forward_seconds"] for r in rows]
 backward_in_forwards = [r["backward_seconds"] / r["forward_seconds"] for r in rows]
-report.history("timing", rows)
 
 report.metric("fd_tolerance", CONFIG.fd_tolerance, "scientific", 3)
 report.metric("max_fd_error", max(r["fd_error"] for r in rows), "scientific", 3)

@@ -88,8 +88,6 @@ runs = {batch_size: [train_model(dataclasses.replace(CONFIG.train, batch_size=ba
         for batch_size in CONFIG.batch_sizes}
 # --8<-- [end:runs]
 train_size = CONFIG.train.train_size or 50_000
-for batch_size, seed_runs in runs.items():
-    report.history(f"batch_{batch_size}", [r.history() for r in seed_runs])
 
 # %% [markdown]
 # ## Time per epoch and validation accuracy

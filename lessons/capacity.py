@@ -325,7 +325,6 @@ rows = [[width, 5 * width + 2,  # (2 w + w) for layer 1, (2 w + 2) for layer 2
 report.table("width_sweep", ["hidden width", "parameters", "test accuracy"], rows,
              f"One hidden ReLU layer on two moons, {len(CONFIG.sweep_seeds)} seed(s) "
              f"per width (mean ± std).")
-report.history("width_sweep", {str(width): a for width, a in sweep.items()})
 widest, narrowest = max(CONFIG.widths), min(CONFIG.widths)
 report.check(sweep_mean[widest] > sweep_mean[narrowest] + CONFIG.min_margin,
              f"width {widest} beats width {narrowest} by more than {CONFIG.min_margin:.0%}")

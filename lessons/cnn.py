@@ -133,7 +133,6 @@ report.metric("seconds_per_epoch", statistics.fmean(run.epoch_seconds), "seconds
 report.metric("num_epochs", CONFIG.cnn.num_epochs, "count")
 report.metric("batch_size", CONFIG.cnn.batch_size, "count")
 report.metric("target", TARGET_TEST_ACCURACY, "percent", 1)
-report.history("cnn", run.history())
 if CONFIG.full_claims:
     report.check(test_accuracy >= TARGET_TEST_ACCURACY,
                  f"the CNN reaches {TARGET_TEST_ACCURACY:.0%} test accuracy or more")
@@ -215,7 +214,6 @@ step_s = {layout: seconds_per_step(fresh_cnn(), CONFIG.cnn.batch_size, channels_
           for layout in (False, True)}
 report.metric("step_ms_default", step_s[False] * 1000, "number", 1, timing=True)
 report.metric("step_ms_channels_last", step_s[True] * 1000, "number", 1, timing=True)
-report.history("seconds_per_step", {"default": step_s[False], "channels_last": step_s[True]})
 
 # %% [markdown]
 # ## Shuffled pixels
@@ -275,8 +273,6 @@ report.table(
     f"{CONFIG.shuffle_cnn.num_epochs} epoch on "
     f"{format_value(CONFIG.shuffle_cnn.train_size, 'count')} training images, one-cycle Adam; "
     "the same permutation of the 784 pixel positions for training and test images.")
-report.history("shuffled_test_accuracy", {f"{n} {'shuffled' if s else 'in place'}": a
-                                          for (n, s), a in short.items()})
 if CONFIG.full_claims:
     mlp_change = short["MLP", True] - short["MLP", False]
     cnn_change = short["CNN", True] - short["CNN", False]

@@ -83,7 +83,6 @@ def is_overfitting(train_losses: list[float], val_losses: list[float],
 result = train_model(CONFIG.train, load_mnist(), device=device)
 train_loss, val_loss = result.epoch_train_loss, result.epoch_val_loss
 val_accuracy = result.epoch_val_accuracy
-report.history("run", result.history())
 
 best_epoch, stop_epoch = early_stopping(val_loss, CONFIG.patience)
 overfits = is_overfitting(train_loss, val_loss, CONFIG.min_rise)

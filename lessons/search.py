@@ -448,8 +448,6 @@ report.table(
     "constant learning rate, scored on the validation images. Optuna's trials are numbered "
     "in the order its workers asked for them; a number missing is where a worker stopped, "
     "the trial it drew being over its budget.")
-for method, trials in searches.items():
-    report.history(method.lower(), [dataclasses.asdict(t) for t in trials])
 
 # %% [markdown]
 # How many learning rates each search tried, and how much each hyperparameter matters:
@@ -564,4 +562,3 @@ report.table(
     f"The best trial of the three searches, retrained for {CONFIG.retrain_epochs} epoch(s) "
     f"on {format_value(CONFIG.retrain_size or 50_000, 'count')} training images; the only "
     "test-set evaluation of the search.")
-report.history("final", final.history())

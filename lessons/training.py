@@ -146,7 +146,7 @@ def train_seeds(config, recipe, seeds, mnist, device):
 
 
 def record_runs(report, runs, label, prefix=""):
-    """Record the metrics, histories and loss figure of one recipe's runs."""
+    """Record the metrics and loss figure of one recipe's runs."""
     test_acc = [r.test_accuracy for r in runs]
     first = statistics.fmean(r.step_loss[0] for r in runs)
     last = statistics.fmean(r.epoch_train_loss[-1] for r in runs)
@@ -164,8 +164,6 @@ def record_runs(report, runs, label, prefix=""):
     report.metric(f"{prefix}num_epochs", num_epochs, "count")
     report.metric(f"{prefix}num_seeds", len(runs), "count")
     report.metric(f"{prefix}parameters", count_parameters(runs[0].net), "count")
-    report.history(f"{prefix}test_accuracy_per_seed", test_acc)
-    report.history(f"{prefix}runs", [r.history() for r in runs])
     epochs = f"{num_epochs} epoch{'s' if num_epochs > 1 else ''}"
     report.figure(
         f"{prefix}loss_curve",
@@ -353,7 +351,6 @@ report.metric("softmax_grad_right", grad_right, "number", 3)
 report.metric("softmax_grad_wrong", grad_wrong, "number", 3)
 report.metric("softmax_grad_ratio", grad_right / grad_wrong, "number", 1)
 report.metric("softmax_num_epochs", right.config.num_epochs, "count")
-report.history("softmax_wrong", wrong.history())  # the right run is in plain_runs
 
 report.check(min(wrong.step_loss) >= floor - 1e-6,
              "the softmax network's loss never falls below the floor log(1 + 9/e)")

@@ -293,7 +293,6 @@ report.metric("num_seeds", len(CONFIG.seeds), "count")
 report.metric("num_points", CONFIG.num_points, "count")
 report.metric("num_test_points", CONFIG.num_test_points, "count")
 report.metric("max_iter", CONFIG.max_iter, "count")
-report.history("mse_per_seed", {str(w): runs[w] for w in CONFIG.widths})
 report.check(medians[wide] < medians[middle] < medians[narrow],
              f"the median error falls with width: {wide} units beat {middle}, "
              f"which beat {narrow}")
@@ -464,7 +463,6 @@ def relu_interpolant(f, num_units: int, domain=DOMAIN) -> nn.Sequential:
 
 interpolant = {w: mse(relu_interpolant(target, w), target, X_test) for w in CONFIG.widths}
 report.metric("interpolant_mse_wide", interpolant[wide], "scientific")
-report.history("interpolant_mse", {str(w): interpolant[w] for w in CONFIG.widths})
 report.table("interpolant", ["hidden units", "built by hand (interpolation)", "trained (median)"],
              [[w, scientific_text(interpolant[w]), scientific_text(medians[w])]
               for w in CONFIG.widths],

@@ -140,7 +140,6 @@ class Report:
         self.metrics: dict[str, dict] = {}
         self.tables: dict[str, dict] = {}
         self.figures: dict[str, dict] = {}
-        self.histories: dict[str, object] = {}
         self.assets: dict[str, dict] = {}
         self.claims: list[dict] = []
 
@@ -204,11 +203,6 @@ class Report:
             print(f"[figure {key}: {caption}]")
         else:
             _show(SVG(svg))
-
-    def history(self, key: str, values) -> None:
-        """Record raw numbers (lists, dicts of lists) for results.json, not shown."""
-        self._new(self.histories, key)
-        self.histories[key] = values
 
     def asset(self, key: str, data: bytes, suffix: str) -> str:
         """Record a file that a page's script loads (weights, sample images): the site
@@ -277,7 +271,7 @@ class Report:
         return {
             "page": self.page,
             "metrics": self.metrics, "tables": self.tables, "figures": self.figures,
-            "histories": self.histories, "assets": self.assets, "claims": self.claims,
+            "assets": self.assets, "claims": self.claims,
             "provenance": {"profile": self.profile, "seeds": self.seeds, "device": device,
                            "precision": self._precision(),
                            "torch": torch.__version__, "python": platform.python_version()},

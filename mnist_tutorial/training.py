@@ -19,7 +19,6 @@ Run ``python -m mnist_tutorial train --help`` for the command line.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import functools
 import os
@@ -207,12 +206,6 @@ class TrainResult:
     epoch_seconds: list[float] = field(default_factory=list)
     test_loss: float = float("nan")
     test_accuracy: float = float("nan")
-
-    def history(self) -> dict:
-        """Everything but the network, as plain numbers (for JSON)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("net", "config")} | {
-            "steps_per_epoch": len(self.step_loss) // max(1, len(self.epoch_seconds)),
-        }
 
 
 def train_model(config: TrainConfig, mnist: MNIST | None = None, device: str | None = None,

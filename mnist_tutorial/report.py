@@ -151,13 +151,15 @@ class Report:
 
     def metric(self, key: str, value, unit: str = "number", digits: int = 2,
                std: float | None = None, timing: bool = False,
-               tolerance: float | None = None) -> float:
+               tolerance: float | None = None, varies: bool = False) -> float:
         """Record a number; a list of per-seed values records their mean ± std.
 
         ``timing``: a measure of speed (a duration, a ratio of durations) that depends on
         the machine; it is not compared with the site's. Seconds always are.
         ``tolerance``: how far a rerun may land from this value and still reproduce it
         (default: the seed spread if there is one, else equal to 1 part in a million).
+        ``varies``: the value may be anything in its range from one run to the next (the
+        winner of a race between processes), so it is not compared; say why in a comment.
         """
         self._new(self.metrics, key)
         per_seed = None
@@ -171,7 +173,7 @@ class Report:
         text = format_value(value, unit, digits, std)
         self.metrics[key] = {"value": value, "unit": unit, "std": std, "per_seed": per_seed,
                              "text": text, "timing": timing or unit == "seconds",
-                             "tolerance": tolerance, "cell": _cell()}
+                             "tolerance": tolerance, "varies": varies, "cell": _cell()}
         print(f"{key}: {text}")
         return value
 
@@ -282,7 +284,7 @@ class Report:
         fail (``ClaimFailed``, every false claim with its numbers) if a claim did not hold.
         The report is saved either way: the build shows a false claim on its page.
         ``rows``: how many numbers that are not simply the same the comparison lists
-        (``None``: every number, the same ones and the measures of speed too)."""
+        (``None``: every number, the same ones and those not compared too)."""
         target = settings.path("REPORT")
         if target:
             path = Path(target) / "report.json"
@@ -310,18 +312,22 @@ SAME = "same"
 WITHIN_SPREAD = "within mean ± 2 std"
 WITHIN_TOLERANCE = "within the tolerance the lesson declares"
 TIMING = "a measure of speed: depends on the machine"
+VARIES = "varies from run to run: not compared"
 DIFFERENT = "DIFFERENT"
-VERDICTS = (SAME, WITHIN_SPREAD, WITHIN_TOLERANCE, TIMING, DIFFERENT)
+VERDICTS = (SAME, WITHIN_SPREAD, WITHIN_TOLERANCE, TIMING, VARIES, DIFFERENT)
 
 
 def reproduces(published: dict, rerun: dict) -> str:
     """One of ``VERDICTS``: whether ``rerun``'s number reproduces the ``published`` one.
 
-    A measure of speed is not compared; otherwise the numbers must be equal (to 1 part in a
-    million), or within the published mean ± 2 std where it has a seed spread, or within
-    the tolerance its lesson declares (``report.metric(..., tolerance=...)``)."""
+    A measure of speed is not compared, nor a number the lesson says varies; otherwise the
+    numbers must be equal (to 1 part in a million), or within the published mean ± 2 std
+    where it has a seed spread, or within the tolerance its lesson declares
+    (``report.metric(..., tolerance=...)``)."""
     if published.get("timing") or published["unit"] == "seconds":
         return TIMING
+    if published.get("varies"):
+        return VARIES
     if math.isclose(rerun["value"], published["value"], rel_tol=1e-6, abs_tol=1e-12):
         return SAME
     gap = abs(rerun["value"] - published["value"])
@@ -354,9 +360,10 @@ def compare(metrics: dict, profile: str, site: dict, precision: str | None = Non
         head += (f" So can the precision: the site trained in {theirs}, this run in "
                  f"{precision} (set MNIST_TUTORIAL_PRECISION={theirs} to train as the site did).")
     tally = "; ".join(f"{count} {verdict}" for verdict, count in counts.items() if count)
-    shown = [key for verdict in (DIFFERENT, WITHIN_TOLERANCE, WITHIN_SPREAD, SAME, TIMING)
-             for key, v in verdicts.items() if v == verdict and (rows is None or v not in (SAME, TIMING))]
-    lines = [head, f"Of {len(verdicts)} numbers: {tally}."]
+    unremarkable = (SAME, TIMING, VARIES)
+    shown = [key for verdict in (DIFFERENT, WITHIN_TOLERANCE, WITHIN_SPREAD, *unremarkable)
+             for key, v in verdicts.items() if v == verdict and (rows is None or v not in unremarkable)]
+    lines = [head, f"Of {len(verdicts)} number{'' if len(verdicts) == 1 else 's'}: {tally}."]
     for key in shown[:rows]:
         lines.append(f"  {key}: yours {metrics[key]['text']}, site "
                      f"{site['metrics'][key]['text']}: {verdicts[key]}")

@@ -268,6 +268,7 @@ def site_results(site: dict) -> str:
              f"'metrics': {{"]
     for key, metric in sorted(site["metrics"].items()):
         entry = {field: metric[field] for field in ("value", "unit", "text")}
-        entry |= {field: metric[field] for field in ("std", "timing", "tolerance") if metric.get(field)}
+        entry |= {field: metric[field] for field in ("std", "timing", "tolerance", "varies")
+                  if metric.get(field)}
         lines.append(f"    {key!r}: {entry!r},")
     return "\n".join(lines) + "\n}}"

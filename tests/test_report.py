@@ -10,6 +10,7 @@ from mnist_tutorial.report import (
     DIFFERENT,
     SAME,
     TIMING,
+    VARIES,
     WITHIN_SPREAD,
     ClaimFailed,
     Report,
@@ -140,6 +141,14 @@ def test_a_declared_tolerance_is_honoured_by_the_comparison():
     lines = compare({"best": _metric(0.70, unit="percent")}, "full", site)
     assert lines[0].startswith("1 number(s) differ")
     assert lines[2].endswith(": DIFFERENT")
+
+
+def test_a_number_that_varies_is_shown_not_compared():
+    site = {"profile": "full", "metrics": {"winner_width": {**_metric(256), "varies": True}}}
+    lines = compare({"winner_width": _metric(64)}, "full", site)
+    assert lines[:2] == ["Your run agrees with the site's.", f"Of 1 number: 1 {VARIES}."]
+    assert "yours 64.00, site 256.00" in compare({"winner_width": _metric(64)}, "full", site,
+                                                  rows=None)[2]
 
 
 def test_the_comparison_stays_short_and_lists_what_differs_first():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,36 @@ def build_site(dest: Path, directory_urls: bool = True, extra_env: dict | None =
     if config is not None:
         command += ["-f", str(config)]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def write_project(folder: Path, pages: dict[str, str], overrides: str = "",
+                  copy_docs: bool | tuple[str, ...] = True) -> Path:
+    """A temporary project: the course's docs (all, none, or the paths ``copy_docs`` names)
+    plus ``pages``; returns its config. The config inherits the course's mkdocs.yml, with
+    ``overrides`` appended; the paths that mkdocs resolves against the config file's folder
+    (docs, overrides) are made absolute."""
+    docs = folder / "docs"
+    if copy_docs is True:
+        shutil.copytree(ROOT / "docs", docs)
+    for path in copy_docs if isinstance(copy_docs, tuple) else ():
+        (docs / path).parent.mkdir(parents=True, exist_ok=True)
+        copy = shutil.copytree if (ROOT / "docs" / path).is_dir() else shutil.copy
+        copy(ROOT / "docs" / path, docs / path)
+    for name, text in pages.items():
+        (docs / name).parent.mkdir(parents=True, exist_ok=True)
+        (docs / name).write_text(text, encoding="utf-8")
+    config = folder / "mkdocs.yml"
+    config.write_text(f"INHERIT: {ROOT / 'mkdocs.yml'}\ndocs_dir: {docs}\n"
+                      f"theme:\n  custom_dir: {ROOT / 'overrides'}\nwatch: []\n" + overrides,
+                      encoding="utf-8")
+    return config
+
+
+def cli(*args, env: dict | None = None, module: str = "mnist_tutorial"
+        ) -> subprocess.CompletedProcess:
+    """``python -m MODULE ARGS`` in the repository, with ``env`` added to this process's."""
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300)
 
 
 def _built(dest: Path, directory_urls: bool, extra_env: dict | None = None) -> Path:

@@ -21,17 +21,12 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, cli
 from sitebuild import cache, homes, run
 from sitebuild.plugin import shortcodes
 
 sys.path.insert(0, str(ROOT / "tests"))
 from test_sitebuild import HOME, write_course  # noqa: E402
-
-
-def cli(*args, env=None, module="mnist_tutorial"):
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300)
 
 
 def deny_access(monkeypatch, folder, writes_only=False):

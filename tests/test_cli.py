@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
+from conftest import cli
 from mnist_tutorial.__main__ import main
-
-
-def cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "mnist_tutorial", *args], capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, timeout=300)
 
 
 def test_help_explains_commands_and_environment(capsys):

@@ -13,14 +13,13 @@ local build none of these.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import ROOT, build_site
+from conftest import ROOT, build_site, write_project
 from sitebuild import downloads
 
 pytestmark = pytest.mark.slow
@@ -36,29 +35,15 @@ LOCAL_ENV = {name: "" for name in DEPLOY_ENV}  # empty is unset for mkdocs.yml's
 LESSON, HOME, SLUG = "lessons/linear-collapse.md", "lessons/linear_collapse.py", "linear-collapse"
 
 
-def write_project(folder: Path) -> Path:
-    docs = folder / "docs"
-    for shared in ("assets", "javascripts", "stylesheets"):
-        shutil.copytree(ROOT / "docs" / shared, docs / shared)
-    (docs / "index.md").write_text("# Home\n\nThe course's home page.\n", encoding="utf-8")
-    (docs / LESSON).parent.mkdir(parents=True)
-    shutil.copy(ROOT / "docs" / LESSON, docs / LESSON)
-    config = folder / "mkdocs.yml"
-    config.write_text(
-        f"INHERIT: {ROOT / 'mkdocs.yml'}\n"
-        f"docs_dir: {docs}\n"
-        f"theme:\n  custom_dir: {ROOT / 'overrides'}\n"
-        "hooks: []\n"  # the plugin alone (hooks/glossary.py's path is relative to the config)
-        "watch: []\n"
-        "validation:\n  links:\n    not_found: info\n"  # links to pages left out
-        f"nav:\n  - index.md\n  - {LESSON}\n", encoding="utf-8")
-    return config
-
-
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory, mnist_root) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("deploy")
-    config = write_project(folder)
+    config = write_project(
+        folder, {"index.md": "# Home\n\nThe course's home page.\n"},
+        "hooks: []\n"  # the plugin alone (hooks/glossary.py's path is relative to the config)
+        "validation:\n  links:\n    not_found: info\n"  # links to pages left out
+        f"nav:\n  - index.md\n  - {LESSON}\n",
+        copy_docs=("assets", "javascripts", "stylesheets", LESSON))
     built = {}
     for name, env in (("deployed", DEPLOY_ENV), ("local", LOCAL_ENV)):
         process = build_site(folder / name, extra_env=env, config=config)

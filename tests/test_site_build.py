@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import ROOT, build_site
+from conftest import ROOT, build_site, write_project
 from sitebuild.plugin.boxes import reading_minutes
 
 # ---------------------------------------------------------------- helpers
@@ -46,28 +46,6 @@ def resolve(site: Path, document: Path, ref: str) -> Path:
     if path.endswith("/") or target.is_dir():
         target = target / "index.html"
     return target.resolve()
-
-
-def write_project(tmp_path: Path, pages: dict[str, str], overrides: str,
-                  copy_docs: bool = True) -> Path:
-    """A temporary project: the course's docs (or none) plus ``pages``; returns its config.
-
-    The config inherits the course's mkdocs.yml; paths that mkdocs resolves against the
-    config file's folder (docs, overrides, hooks) are made absolute.
-    """
-    docs = tmp_path / "docs"
-    if copy_docs:
-        shutil.copytree(ROOT / "docs", docs)
-    for name, text in pages.items():
-        (docs / name).parent.mkdir(parents=True, exist_ok=True)
-        (docs / name).write_text(text, encoding="utf-8")
-    config = tmp_path / "mkdocs.yml"
-    config.write_text(
-        f"INHERIT: {ROOT / 'mkdocs.yml'}\n"
-        f"docs_dir: {docs}\n"
-        f"theme:\n  custom_dir: {ROOT / 'overrides'}\n"
-        f"watch: []\n" + overrides, encoding="utf-8")
-    return config
 
 
 # ---------------------------------------------------------------- (a) the smoke build

@@ -54,6 +54,7 @@ device = pick_device()
 from mnist_tutorial.report import Report, format_value, scientific_text
 
 report = Report("activations", seeds=sorted({CONFIG.seed, *CONFIG.seeds}), device=device)
+report.config(CONFIG)
 print(CONFIG, device)
 
 # %% [markdown]
@@ -284,8 +285,6 @@ first = {init: {name: n[0] for name, n in by_name.items()} for init, by_name in 
 ratio = {init: {name: n[0] / n[-1] for name, n in by_name.items()}  # first / last hidden
          for init, by_name in norms.items()}
 
-report.metric("depth", CONFIG.depth, "count")
-report.metric("width", CONFIG.width, "count")
 report.metric("relu_first", first["scaled"]["relu"], "scientific")
 report.metric("sigmoid_first", first["scaled"]["sigmoid"], "scientific")
 report.metric("relu_ratio", ratio["scaled"]["relu"], "scientific")
@@ -405,7 +404,6 @@ report.metric("mnist_max_spread_points", 100 * FULL.max_spread, "number", 1)
 report.metric("mnist_gain_k", FULL.gain_k, "number", 0)
 # How long and on how many seeds the comparison trains (the page says so, from here).
 report.metric("recipe_num_epochs", TrainConfig.recipe("final").num_epochs, "count")
-report.metric("mnist_num_epochs", CONFIG.train.num_epochs, "count")
 report.metric("mnist_num_seeds", len(CONFIG.seeds), "count")
 report.metric("mnist_num_runs", len(CONFIG.seeds) * len(NAMES), "count")
 others = [mean[name] for name in NAMES if name != "sigmoid"]

@@ -45,7 +45,7 @@ device = pick_device()
 from mnist_tutorial.report import Report, format_value, seed_difference
 
 report = Report("batch_sizes", seeds=CONFIG.seeds, device=device)
-print(CONFIG)
+report.config(CONFIG)
 
 # %% [markdown]
 # ## One axis for every batch size
@@ -135,7 +135,6 @@ small, large = min(CONFIG.batch_sizes), max(CONFIG.batch_sizes)
 last_epoch_loss = {b: statistics.fmean(r.epoch_train_loss[-1] for r in seed_runs)
                    for b, seed_runs in runs.items()}
 report.metric("num_epochs", num_epochs, "count")
-report.metric("lr", CONFIG.train.lr, "scientific", 0)
 report.metric("train_size", train_size, "count")
 report.metric("num_seeds", len(CONFIG.seeds), "count")
 report.metric("examples_seen", train_size * num_epochs, "count")

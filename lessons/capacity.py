@@ -52,7 +52,7 @@ CONFIG = FULL if current_profile() == "full" else SMOKE
 from mnist_tutorial.report import Report, format_value
 
 report = Report("capacity", seeds=sorted({CONFIG.seed, *CONFIG.sweep_seeds}), precision="fp32")
-print(CONFIG)
+report.config(CONFIG)
 
 # %% [markdown]
 # ## A line fits a linear relation ...
@@ -104,7 +104,6 @@ for x, y in ((size, price_by_size), (age, price_by_age)):
     w, b = fit_line(x, y)
     fits.append((w, b, r_squared(y, w * x + b)))
 
-report.metric("num_houses", CONFIG.num_houses, "count")
 slope = report.metric("slope", fits[0][0], digits=2)
 intercept = report.metric("intercept", fits[0][1], digits=0)
 r2_size = report.metric("r2_size", fits[0][2], digits=2)
@@ -171,7 +170,6 @@ with single_thread():
         fit_classifier(nets[name], X, y, CONFIG.num_steps)
         acc[name] = accuracy(nets[name], X_test, y_test)
 
-report.metric("num_points", CONFIG.num_points, "count")
 report.metric("linear_accuracy", acc["linear"], "percent", 1)
 report.metric("mlp_accuracy", acc["mlp"], "percent", 1)
 margin = report.metric("margin", acc["mlp"] - acc["linear"], "percent", 1)
@@ -242,7 +240,6 @@ test_acc = float((y_hat == y_mnist_test).float().mean())
 report.metric("templates_test_accuracy", test_acc, "percent", 1)
 report.metric("templates_train_size", len(y_mnist), "count")
 report.metric("templates_test_size", len(y_mnist_test), "count")
-report.metric("templates_num_steps", CONFIG.mnist_steps, "count")
 report.metric("templates_parameters", count_parameters(net), "count")
 report.check(test_acc >= CONFIG.min_accuracy,
              f"the linear classifier reaches {CONFIG.min_accuracy:.0%} on MNIST")

@@ -66,7 +66,7 @@ device = pick_device()
 from mnist_tutorial.report import Report, format_value
 
 report = Report("cnn", seeds=[CONFIG.cnn.seed], device=device)
-print(CONFIG)
+report.config(CONFIG)
 
 # %% [markdown]
 # ## The network
@@ -130,8 +130,6 @@ run = train_cnn(CONFIG.cnn, mnist, device, progress=True)
 test_accuracy = report.metric("test_accuracy", run.test_accuracy, "percent", 2)
 report.metric("val_accuracy", run.epoch_val_accuracy[-1], "percent", 2)
 report.metric("seconds_per_epoch", statistics.fmean(run.epoch_seconds), "seconds", 1)
-report.metric("num_epochs", CONFIG.cnn.num_epochs, "count")
-report.metric("batch_size", CONFIG.cnn.batch_size, "count")
 report.metric("target", TARGET_TEST_ACCURACY, "percent", 1)
 if CONFIG.full_claims:
     report.check(test_accuracy >= TARGET_TEST_ACCURACY,
@@ -265,7 +263,6 @@ report.metric("shuffle_mlp_in_place", short["MLP", False], "percent", 2)
 report.metric("shuffle_mlp_shuffled", short["MLP", True], "percent", 2)
 report.metric("shuffle_cnn_in_place", short["CNN", False], "percent", 2)
 report.metric("shuffle_cnn_shuffled", short["CNN", True], "percent", 2)
-report.metric("shuffle_train_size", CONFIG.shuffle_cnn.train_size, "count")
 report.table(
     "shuffled", ["network", "test accuracy, pixels in place", "test accuracy, pixels shuffled"],
     [[name, format_value(short[name, False], "percent", 2),

@@ -61,7 +61,7 @@ CONFIG = FULL if current_profile() == "full" else SMOKE
 from mnist_tutorial.report import Report, format_value
 
 report = Report("data", precision="fp32")
-print(CONFIG)
+report.config(CONFIG)
 
 # %% [markdown]
 # ## Where the data lives

@@ -65,7 +65,7 @@ device = pick_device()
 from mnist_tutorial.report import Report
 
 report = Report("draw_a_digit", seeds=[CONFIG.train.seed], device=device)
-print(CONFIG)
+report.config(CONFIG)
 
 # %% [markdown]
 # ## The trained network

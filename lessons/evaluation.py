@@ -57,7 +57,7 @@ device = pick_device()  # $MNIST_TUTORIAL_DEVICE, else CUDA if a GPU is visible,
 from mnist_tutorial.report import Report
 
 report = Report("evaluation", seeds=[CONFIG.train.seed], device=device)
-print(CONFIG)
+report.config(CONFIG)
 print("device:", device)
 
 # %% [markdown]

@@ -43,7 +43,7 @@ CONFIG = FULL if current_profile() == "full" else SMOKE
 from mnist_tutorial.report import Report, format_value, scientific_text
 
 report = Report("linear_collapse", seeds=CONFIG.seeds, precision="fp32")
-print(CONFIG)
+report.config(CONFIG)
 
 # %% [markdown]
 # ## Two layers are one, any depth by induction
@@ -124,7 +124,6 @@ report.table("check", ["linear layers", "sizes", "largest |output|", "largest di
              check_rows, "A stack of nn.Linear layers against its collapse, in float64, "
                          "on 256 random inputs.")
 report.metric("max_error", max(errors), "scientific")
-report.metric("tolerance", CONFIG.tolerance, "scientific")
 report.metric("max_depth", max(CONFIG.depths), "count")
 report.check(max(errors) < CONFIG.tolerance,
              f"every stack equals its collapse to within {CONFIG.tolerance:.0e}")
@@ -169,7 +168,6 @@ with single_thread():
 linear = report.metric("linear_accuracy", acc[LINEAR], "percent", 1)
 deep_linear = report.metric("deep_linear_accuracy", acc[DEEP], "percent", 1)
 deep_relu = report.metric("deep_relu_accuracy", acc[RELU], "percent", 1)
-report.metric("num_layers", CONFIG.num_layers, "count")
 report.metric("num_seeds", len(CONFIG.seeds), "count")
 report.check(disagreements == 0,
              "each collapsed network classifies every test point like its deep network")

@@ -34,7 +34,7 @@ CONFIG = FULL if current_profile() == "full" else SMOKE
 from mnist_tutorial.report import Report, format_value
 
 report = Report("model", seeds=[CONFIG.seed], precision="fp32")
-print(CONFIG)
+report.config(CONFIG)
 
 # %% [markdown]
 # ## `nn.Module` registers parameters
@@ -306,7 +306,6 @@ report.check(abs(loss - by_hand) <= 1e-5,
              "CrossEntropyLoss on the logits equals -log of the softmax probability of the true class")
 report.check(torch.allclose(probs.sum(dim=1), torch.ones(len(y))), "softmax rows sum to 1")
 
-report.metric("batch_size", CONFIG.batch_size, "count")
 report.metric("first_label", int(y[0]), "count")
 report.metric("logit_min", y_hat.min().item(), digits=2)
 report.metric("logit_max", y_hat.max().item(), digits=2)

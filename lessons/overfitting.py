@@ -39,7 +39,7 @@ device = pick_device()
 from mnist_tutorial.report import Report
 
 report = Report("overfitting", seeds=[CONFIG.train.seed], device=device)
-print(CONFIG)
+report.config(CONFIG)
 
 # %% [markdown]
 # ## Early stopping and the overfitting check
@@ -87,13 +87,10 @@ val_accuracy = result.epoch_val_accuracy
 best_epoch, stop_epoch = early_stopping(val_loss, CONFIG.patience)
 overfits = is_overfitting(train_loss, val_loss, CONFIG.min_rise)
 b, num_epochs = best_epoch - 1, len(val_loss)  # b: the best epoch's index
-report.metric("train_size", CONFIG.train.train_size, "count")
 report.metric("num_epochs", num_epochs, "count")
-report.metric("batch_size", CONFIG.train.batch_size, "count")
 report.metric("val_size", CONFIG.train.val_size or 10_000, "count")
 report.metric("best_epoch", best_epoch, "count")
 report.metric("stop_epoch", stop_epoch, "count")
-report.metric("patience", CONFIG.patience, "count")
 report.metric("min_val_loss", val_loss[b], "number", 3)
 report.metric("final_val_loss", val_loss[-1], "number", 3)
 report.metric("val_loss_rise", val_loss[-1] / val_loss[b] - 1, "percent", 0)

@@ -90,7 +90,7 @@ device = pick_device()
 from mnist_tutorial.report import Report, format_value, seed_difference
 
 report = Report("regularisation", seeds=CONFIG.seeds, device=device, precision="fp32")
-print(CONFIG)
+report.config(CONFIG)
 
 # %% [markdown]
 # ## Weight decay, two ways
@@ -372,21 +372,16 @@ report.metric("chosen_val", per_seed(chosen, "val"), "percent", 2)
 report.metric("chosen_test", per_seed(chosen, "test"), "percent", 2)
 chosen_test_minus_val = report.metric(
     "chosen_test_minus_val", 100 * (mean(chosen, "test") - mean(chosen, "val")), "number", 2)
-report.metric("train_size", CONFIG.train.train_size, "count")
 report.metric("val_size", len(watch), "count")
 report.metric("compare_size", len(compare), "count")
 report.metric("test_size", len(split.test), "count")
-report.metric("batch_size", CONFIG.train.batch_size, "count")
-report.metric("num_epochs", CONFIG.train.num_epochs, "count")
 report.metric("num_seeds", len(CONFIG.seeds), "count")
 report.metric("num_techniques", len(CONFIG.techniques), "count")
-report.metric("lr", CONFIG.train.lr, "scientific")
 settings = {t.name: t for t in CONFIG.techniques}
 report.metric("l2", settings["L2 penalty (Adam)"].l2, "scientific")
 report.metric("l2_as_adam_decay", 2 * settings["L2 penalty (Adam)"].l2, "scientific")
 report.metric("dropout_p", settings["dropout"].dropout, "number", 1)
 report.metric("patience", settings["early stopping"].patience, "count")
-report.metric("max_degrees", CONFIG.max_degrees, "number", 0)
 report.metric("max_shift_px", CONFIG.max_shift * 28, "number", 1)
 report.metric("baseline_best_epoch", per_seed(BASE, "best_epoch"), "number", 1)
 report.metric("early_epochs", per_seed("early stopping", "epochs"), "number", 1)

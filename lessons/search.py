@@ -117,7 +117,7 @@ device = pick_device()
 from mnist_tutorial.report import Report, format_value
 
 report = Report("search", seeds=[CONFIG.trial.seed], device=device)
-print(CONFIG)
+report.config(CONFIG)
 
 # %% [markdown]
 # ## What a trial costs
@@ -422,7 +422,6 @@ report.metric("optuna_startup_trials", NUM_STARTUP_TRIALS, "count")
 report.metric("optuna_tpe_trials", num_tpe, "count", varies=True)  # set by the race too
 report.metric("trial_seconds", statistics.fmean(t.seconds for t in grid_trials + random_trials),
               "seconds", 1)
-report.metric("trial_train_size", CONFIG.trial.train_size, "count")
 report.check(used["grid"] == budget and max(used.values()) <= budget,
              "the three searches get the same compute budget: the grid's")
 report.check(os.getpid() not in processes, "the study's trials ran in worker processes")
@@ -535,7 +534,6 @@ winner = next(method for method, trials in searches.items() if best in trials)
 report.metric("best_lr", best.params["lr"], "number", 4, varies=True)
 report.metric("best_width", best.params["width"], "count", varies=True)
 report.metric("best_batch_size", best.params["batch_size"], "count", varies=True)
-report.metric("retrain_epochs", CONFIG.retrain_epochs, "count")
 report.metric("retrain_steps", len(final.step_loss), "count", varies=True)
 # The training lesson's recipe, for the page's comparison: epochs, steps, peak lr, width.
 lesson = TrainConfig.recipe("final")

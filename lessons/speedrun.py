@@ -73,6 +73,7 @@ mnist = load_mnist()
 from mnist_tutorial.report import Report, format_value
 
 report = Report("speedrun", seeds=CONFIG.seeds, device=device)
+report.config(CONFIG)
 print(CONFIG, precision, sep="\n")
 
 # %% [markdown]
@@ -311,10 +312,6 @@ compare_text = format_value(CONFIG.compare_at, "percent", 1)
 compare_times = [r.time_to(CONFIG.compare_at) for r in recipe_runs]
 seed_time = seed_run.time_to(CONFIG.compare_at)
 report.metric("compare_at", CONFIG.compare_at, "percent", 1)
-report.metric("recipe_epochs", CONFIG.recipe.num_epochs, "count")
-report.metric("recipe_batch_size", CONFIG.recipe.batch_size, "count")
-report.metric("recipe_lr", CONFIG.recipe.lr, "scientific", 0)
-report.metric("recipe_label_smoothing", CONFIG.recipe.label_smoothing, "number", 1)
 report.metric("num_seeds", len(CONFIG.seeds), "count")
 report.metric("num_ablation_seeds", len(CONFIG.ablation_seeds), "count")
 report.metric("recipe_reached", sum(t is not None for t in recipe_times), "count")
@@ -330,7 +327,6 @@ report.metric("val_minus_test", [100 * d for d in val_minus_test], "number", 2) 
 report.metric("val_minus_test_max", 100 * max(abs(d) for d in val_minus_test), "number", 2)
 report.metric("max_val_test_gap", 100 * CONFIG.max_val_test_gap, "number", 0)  # points
 report.metric("recipe_seconds", [r.seconds[-1] for r in recipe_runs], "seconds", 1)
-report.metric("seed_recipe_max_epochs", CONFIG.seed_recipe.num_epochs, "count")
 report.metric("seed_recipe_accuracy", seed_run.accuracy[-1], "percent", 2)
 report.metric("seed_recipe_epoch_reached", next(
     (i + 1 for i, a in enumerate(seed_run.accuracy) if a >= CONFIG.compare_at), 0), "count")
@@ -352,7 +348,6 @@ report.metric("num_no_smoothing_seeds", len(no_smoothing), "count")
 report.metric("one_epoch_accuracy", [r.accuracy[-1] for r in ablation_runs["1 epoch"]],
               "percent", 2)
 report.metric("other_precision_slowdown", other_precision_slowdown, "number", 2, timing=True)
-report.metric("precision_steps", CONFIG.precision_steps, "count")
 for name, key in [("the seed's DataLoader pipeline", "dataloader"), ("1 thread", "one_thread"),
                   ("for-loop Adam instead of fused", "forloop_adam")]:
     report.metric(f"{key}_slowdown", slowdown[name], "number", 2, timing=True)

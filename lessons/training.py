@@ -48,7 +48,7 @@ mnist = load_mnist()
 from mnist_tutorial.report import Report
 
 report = Report("training", seeds=CONFIG.seeds, device=device)
-print(CONFIG)
+report.config(CONFIG)
 print("device:", device)
 
 # %% [markdown]

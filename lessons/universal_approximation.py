@@ -43,7 +43,7 @@ DOMAIN = (-2.0, 2.0)
 from mnist_tutorial.report import Report, format_value, scientific_text
 
 report = Report("universal_approximation", seeds=CONFIG.seeds, precision="fp32")
-print(CONFIG)
+report.config(CONFIG)
 
 # %% [markdown]
 # ## The target
@@ -290,9 +290,6 @@ report.metric("narrowest", narrow, "count")
 report.metric("middle", middle, "count")
 report.metric("widest", wide, "count")
 report.metric("num_seeds", len(CONFIG.seeds), "count")
-report.metric("num_points", CONFIG.num_points, "count")
-report.metric("num_test_points", CONFIG.num_test_points, "count")
-report.metric("max_iter", CONFIG.max_iter, "count")
 report.check(medians[wide] < medians[middle] < medians[narrow],
              f"the median error falls with width: {wide} units beat {middle}, "
              f"which beat {narrow}")

@@ -21,6 +21,7 @@ script loads (an interactive page's network weights), published beside the figur
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -105,6 +106,31 @@ def claim_text(claim: dict) -> str:
     return claim["claim"] + (f" ({numbers})" if numbers else "")
 
 
+def _settings_of(config, prefix: str = ""):
+    """(key, value) for each field of the dataclass ``config`` that a page can quote."""
+    for field in dataclasses.fields(config):
+        value, key = getattr(config, field.name), prefix + field.name
+        if dataclasses.is_dataclass(value):
+            yield from _settings_of(value, key + ".")
+        elif _quotable(value) or (isinstance(value, tuple) and value
+                                  and all(_quotable(v) for v in value)):
+            yield key, value
+
+
+def _quotable(value) -> bool:
+    return isinstance(value, (int, float, str)) and not isinstance(value, bool)
+
+
+def _setting_text(value) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(_setting_text(v) for v in value)
+    if isinstance(value, int):
+        return format_value(value, "count")
+    if isinstance(value, float):
+        return scientific_text(value)
+    return value
+
+
 def _cell() -> int | None:
     """The execution count of the notebook cell running now (None outside IPython)."""
     try:
@@ -137,6 +163,7 @@ class Report:
         self.seeds = list(seeds) if seeds is not None else None
         self.device = str(device)
         self.precision = precision
+        self.settings: dict[str, dict] = {}  # the configuration (report.config)
         self.metrics: dict[str, dict] = {}
         self.tables: dict[str, dict] = {}
         self.figures: dict[str, dict] = {}
@@ -148,6 +175,21 @@ class Report:
             raise ValueError(f"report keys are lower case, digits and underscores: {key!r}")
         if key in section:
             raise ValueError(f"{key!r} is recorded twice in the report of {self.page!r}")
+
+    def config(self, config) -> None:
+        """Record the run's configuration (a dataclass) once, and print it.
+
+        Each field that holds a number, a word or a tuple of them can be quoted on the page
+        by its path (``<!-- config training.train.num_epochs -->`` for
+        ``CONFIG.train.num_epochs``). It is what the run was told, not what it found: a
+        rerun's comparison leaves it out."""
+        if self.settings:
+            raise ValueError(f"the configuration of {self.page!r} is recorded twice")
+        cell = _cell()
+        for key, value in _settings_of(config):
+            self.settings[key] = {"value": _plain(value), "text": _setting_text(value),
+                                  "cell": cell}
+        print(config)
 
     def metric(self, key: str, value, unit: str = "number", digits: int = 2,
                std: float | None = None, timing: bool = False,
@@ -272,7 +314,7 @@ class Report:
             device = f"cpu ({threads})"
         return {
             "page": self.page,
-            "metrics": self.metrics, "tables": self.tables, "figures": self.figures,
+            "config": self.settings, "metrics": self.metrics, "tables": self.tables, "figures": self.figures,
             "assets": self.assets, "claims": self.claims,
             "provenance": {"profile": self.profile, "seeds": self.seeds, "device": device,
                            "precision": self._precision(),

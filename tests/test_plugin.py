@@ -101,6 +101,12 @@ def test_one_registry_of_shortcode_kinds():
         shortcodes.KINDS["new"] = None
 
 
+def test_a_settings_key_is_its_path_in_the_configuration():
+    (code,) = shortcodes.find("Trained for <!-- config training.train.num_epochs --> epochs.")
+    assert (code.kind.name, code.name, code.key) == ("config", "training", "train.num_epochs")
+    shortcodes.check_wellformed("<!-- config training.train.lr -->", "page.md")
+
+
 # ---------------------------------------------------------------- mkdocs-jupyter's HTML
 
 

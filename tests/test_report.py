@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -169,3 +170,29 @@ def test_provenance_names_the_precision_the_page_trained_in(monkeypatch):
     assert Report("p").as_dict()["provenance"]["precision"] == "bf16"  # the machine's pick
     # A page whose runs train in fp32 whatever the machine says so.
     assert Report("p", precision="fp32").as_dict()["provenance"]["precision"] == "fp32"
+
+
+def test_the_configuration_is_recorded_once_by_path_and_not_compared(capsys):
+    @dataclasses.dataclass(frozen=True)
+    class Train:
+        lr: float = 0.003
+        batch_size: int = 12_800
+        hidden: tuple = (256, 128)
+        schedule: str = "one-cycle"
+        logdir: object = None  # not a number or a word: not quotable
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        train: Train = Train()
+        seeds: tuple = (0, 1)
+        check_claims: bool = True
+
+    report = Report("page")
+    report.config(Config())
+    assert "Train(lr=0.003, batch_size=12800" in capsys.readouterr().out  # what a learner sees
+    texts = {key: setting["text"] for key, setting in report.as_dict()["config"].items()}
+    assert texts == {"train.lr": scientific_text(0.003), "train.batch_size": "12\u202f800",
+                     "train.hidden": "256, 128", "train.schedule": "one-cycle", "seeds": "0, 1"}
+    with pytest.raises(ValueError, match="recorded twice"):
+        report.config(Config())
+    assert report.metrics == {}  # a rerun's comparison never sees it

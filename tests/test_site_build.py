@@ -229,19 +229,22 @@ def test_asset_checker_flags_other_hosts_and_missing_files(tmp_path, site_dir):
 
 def test_pages_show_exactly_the_results(site_dir):
     published = results_of(site_dir)["homes"]
-    seen = {"metric": 0, "figure": 0, "table": 0, "provenance": 0}
+    seen = {"metric": 0, "config": 0, "figure": 0, "table": 0, "provenance": 0}
     for page in html_pages(site_dir):
         if page.name == "404.html":
             continue
         html = page.read_text(encoding="utf-8")
         where = page.relative_to(site_dir)
-        leftover = re.search(r"<!--\s*(metric|figure|table|provenance)\s", html)
+        leftover = re.search(r"<!--\s*(metric|config|figure|table|provenance)\s", html)
         assert leftover is None, f"{where}: shortcode left in the page: {leftover.group(0)}"
         for element in BeautifulSoup(html, "html.parser").select("[data-result]"):
             name, _, key = element["data-result"].partition(".")
             assert name in published, f"{where}: {element['data-result']} not in results.json"
             result, classes = published[name], element.get("class", [])
-            if "result-value" in classes:
+            if "result-setting" in classes:
+                assert element.get_text() == result["config"][key]["text"], where
+                seen["config"] += 1
+            elif "result-value" in classes:
                 assert element.get_text() == result["metrics"][key]["text"], where
                 seen["metric"] += 1
             elif "result-figure" in classes:
@@ -266,7 +269,7 @@ def test_pages_show_exactly_the_results(site_dir):
                 seen["provenance"] += 1
             else:
                 pytest.fail(f"{where}: unexpected element with data-result: {element.name} {classes}")
-    assert seen["metric"] and seen["figure"], seen  # the home page alone has metrics
+    assert seen["metric"] and seen["config"] and seen["figure"], seen  # the home page alone has metrics
 
 
 # ---------------------------------------------------------------- (e) links and anchors

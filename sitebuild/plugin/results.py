@@ -53,7 +53,7 @@ def check(state: BuildState, code: Shortcode, where: str) -> bool:
     if name in state.pending:
         return False
     if name in state.failures and (name not in state.reports or (
-            section is not None and key not in state.reports[name][section])):
+            section is not None and key not in state.reports[name].get(section, {}))):
         return False
     if name not in state.reports:
         raise PluginError(f"{where}: {code.text} names unknown home {name!r} "
@@ -62,9 +62,9 @@ def check(state: BuildState, code: Shortcode, where: str) -> bool:
         if key:
             raise PluginError(f"{where}: {code.text} takes a home name only")
         return True
-    report = state.reports[name]
-    if not key or key not in report[section]:
-        known = ", ".join(report[section]) or "none"
+    recorded = state.reports[name].get(section, {})
+    if not key or key not in recorded:
+        known = ", ".join(recorded) or "none"
         raise PluginError(f"{where}: {code.text}: lessons/{name}.py records no {code.kind.name} "
                           f"{key!r} (its {section}: {known})")
     return True
@@ -115,6 +115,13 @@ def render(state: BuildState, code: Shortcode, page) -> str:
                 f'href="{html.escape(cell_link(state, name, metric["cell"], page))}" '
                 f'title="{html.escape(_metric_title(state, name, metric))}">'
                 f'{html.escape(metric["text"])}</a>')
+    if kind == "config":
+        setting = report["config"][key]
+        title = (f"set in cell [{setting['cell']}] of the notebook of lessons/{name}.py "
+                 f"(its configuration); {provenance_text(state.provenance[name])}")
+        return (f'<a class="result-value result-setting" data-result="{ref}" '
+                f'href="{html.escape(cell_link(state, name, setting["cell"], page))}" '
+                f'title="{html.escape(title)}">{html.escape(setting["text"])}</a>')
     if kind == "provenance":
         return (f'<span class="result-provenance" data-result="{ref}">'
                 f'{html.escape(provenance_text(state.provenance[name]))} · '

@@ -1,6 +1,7 @@
 """The shortcodes a page writes to show a run's results: one registry, a parser, a check.
 
     <!-- metric training.test_accuracy -->     the number, linked to its cell (#in-N)
+    <!-- config training.train.lr -->          a setting of the run (report.config), linked
     <!-- figure training.loss_curve -->        the figure, alt text, caption, provenance
     <!-- table activations.comparison -->     a table
     <!-- provenance training -->              where and how the run was made
@@ -31,6 +32,7 @@ class Kind:
 
 KINDS = MappingProxyType({kind.name: kind for kind in (  # read-only: the one registry
     Kind("metric", "metrics"),
+    Kind("config", "config"),
     Kind("figure", "figures", block=True),
     Kind("table", "tables", block=True),
     Kind("provenance", None),
@@ -38,7 +40,8 @@ KINDS = MappingProxyType({kind.name: kind for kind in (  # read-only: the one re
 )})
 
 _ALTERNATIVES = "|".join(KINDS)
-SHORTCODE = re.compile(rf"<!--\s*({_ALTERNATIVES})\s+([a-z0-9_]+)(?:\.([a-z0-9_]+))?\s*-->")
+# HOME.KEY; a setting's key is its path in the configuration (train.lr).
+SHORTCODE = re.compile(rf"<!--\s*({_ALTERNATIVES})\s+([a-z0-9_]+)(?:\.([a-z0-9_]+(?:\.[a-z0-9_]+)*))?\s*-->")
 # Any comment that starts with a kind's name, in any case: it must parse.
 LOOKS_LIKE = re.compile(rf"<!--\s*(?:{_ALTERNATIVES})\b.*?-->", re.IGNORECASE | re.DOTALL)
 # Fenced blocks (also indented, inside admonitions and tabs) and inline code.

@@ -185,6 +185,8 @@ sigmoid_prime_max = float(derivatives["sigmoid"].max())
 
 derivative_error = report.metric("derivative_error", max(errors[name] for name in NAMES),
                                  "scientific")
+
+# %% tags=["report"]
 report.metric("silu_error", errors["silu"], "scientific")
 report.metric("sigmoid_prime_max", sigmoid_prime_max, digits=4)
 report.check(max(errors.values()) <= 1e-12,
@@ -310,6 +312,8 @@ report.check(max(ratio["default"].values()) < 1e-2
 rows = [[LABELS[name], scientific_text(first["default"][name]),
          scientific_text(ratio["default"][name]), scientific_text(first["scaled"][name]),
          scientific_text(ratio["scaled"][name])] for name in NAMES]
+
+# %% tags=["report"]
 report.table("gradients", ["activation", "default init: first layer",
                            "default init: first / last", "scaled init: first layer",
                            "scaled init: first / last"], rows,
@@ -359,6 +363,8 @@ def shrink_per_layer(norms) -> float:
 
 
 shrink = {name: shrink_per_layer(norms["scaled"][name]) for name in NAMES}
+
+# %% tags=["report"]
 report.metric("sigmoid_shrink", shrink["sigmoid"], digits=3)
 report.metric("relu_shrink", shrink["relu"], digits=3)
 report.metric("tanh_shrink", shrink["tanh"], digits=3)
@@ -430,6 +436,8 @@ if CONFIG == FULL:  # one short smoke run per activation cannot rank them
 rows = [[LABELS[name], report.metrics[f"mnist_{name}_accuracy"]["text"],
          format_value(statistics.fmean(epoch_seconds[name]), "seconds", 2)]
         for name in NAMES]
+
+# %% tags=["report"]
 report.table("mnist_comparison", ["activation", "test accuracy", "seconds per epoch"], rows,
              f"The lesson MLP (784-1024-256-10), the final recipe shortened to "
              f"{CONFIG.train.num_epochs} of its {TrainConfig.recipe('final').num_epochs} "

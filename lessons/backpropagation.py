@@ -54,6 +54,8 @@ NAMES = ("W1", "b1", "W2", "b2")
 from mnist_tutorial.report import Report, format_value, scientific_text
 
 report = Report("backpropagation", seeds=[CONFIG.seed], precision="fp32")
+
+# %% tags=["report"]
 report.config(CONFIG)
 
 # %% [markdown]
@@ -156,6 +158,8 @@ accuracy = (y_hat == y).double().mean().item()
 
 first_loss = report.metric("first_loss", losses[0], digits=3)
 final_loss = report.metric("final_loss", losses[-1], digits=3)
+
+# %% tags=["report"]
 report.metric("train_accuracy", accuracy, "percent", 1)
 report.check(final_loss < 0.5 * first_loss,
              f"{CONFIG.num_steps} steps of train_step at least halve the loss")
@@ -208,6 +212,7 @@ with single_thread():
               for shape in CONFIG.check_shapes]
 max_check_error = max(error for _, _, error in checks)
 
+# %% tags=["report"]
 report.metric("num_shapes", len(checks), "count")
 report.metric("max_check_error", max_check_error, "scientific", 3)
 report.table("checks", ["batch", "inputs", "hidden", "classes", "parameters",
@@ -371,6 +376,7 @@ small, large = rows[0], rows[-1]
 bp_in_forwards = [r["bp_seconds"] / r["forward_seconds"] for r in rows]
 backward_in_forwards = [r["backward_seconds"] / r["forward_seconds"] for r in rows]
 
+# %% tags=["report"]
 report.metric("max_fd_error", max(r["fd_error"] for r in rows), "scientific", 3)
 report.metric("min_parameters", small["parameters"], "count")
 report.metric("max_parameters", large["parameters"], "count")
@@ -504,6 +510,7 @@ with single_thread():
                                      {"X": X_leaf.grad})
     plain_error = max_relative_error(grads, reference)  # the gradients without the penalty
 
+# %% tags=["report"]
 report.metric("decay_error", decay_error, "scientific", 3)
 report.metric("input_error", input_error, "scientific", 3)
 report.check(decay_error <= CONFIG.tolerance,
@@ -549,5 +556,7 @@ report.metric("backward_madds_input", backward_with_input, "count")
 ratio = report.metric("backward_ratio", backward_count / forward_count, digits=2)
 ratio_with_input = report.metric("backward_ratio_input", backward_with_input / forward_count,
                                  digits=2)
+
+# %% tags=["report"]
 report.check(1 <= ratio <= 2, "the backward pass costs 1 to 2 forward passes of multiply-adds")
 report.check(ratio_with_input == 2, "with the input's gradient, exactly 2 forward passes")

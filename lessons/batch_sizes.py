@@ -45,6 +45,8 @@ device = pick_device()
 from mnist_tutorial.report import Report, format_value, seed_difference
 
 report = Report("batch_sizes", seeds=CONFIG.seeds, device=device)
+
+# %% tags=["report"]
 report.config(CONFIG)
 
 # %% [markdown]
@@ -114,6 +116,8 @@ for batch_size, seed_runs in runs.items():
                                     statistics.fmean(epoch_s), "seconds", 2)
 
 num_epochs = CONFIG.train.num_epochs
+
+# %% tags=["report"]
 report.table(
     "summary",
     ["batch size", "steps per epoch", "seconds per epoch", "images per second",
@@ -145,6 +149,8 @@ report.metric("full_epoch_seconds_small", sec[small] * 50_000 / train_size * len
 # Batch 16 against the next size up: 4 times the updates, and what they bring.
 next_size = sorted(CONFIG.batch_sizes)[1]
 gain, gain_error = seed_difference(val_acc[small], val_acc[next_size])
+
+# %% tags=["report"]
 report.metric("next_size", next_size, "count")
 report.metric("small_gain_points", 100 * gain, "number", 2)
 report.metric("small_gain_error_points", 100 * gain_error, "number", 2)
@@ -220,6 +226,8 @@ for batch_size in CONFIG.batch_sizes:
     report.metric(f"step_ratio_{batch_size}", step_ratio[batch_size], "number", 2)
     report.metric(f"path_{batch_size}", path[batch_size], "number", 1)
     report.metric(f"moved_{batch_size}", moved[batch_size], "number", 1)
+
+# %% tags=["report"]
 report.metric("path_ratio", path[small] / path[large], "number", 0)
 report.table(
     "updates",

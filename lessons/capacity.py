@@ -52,6 +52,8 @@ CONFIG = FULL if current_profile() == "full" else SMOKE
 from mnist_tutorial.report import Report, format_value
 
 report = Report("capacity", seeds=sorted({CONFIG.seed, *CONFIG.sweep_seeds}), precision="fp32")
+
+# %% tags=["report"]
 report.config(CONFIG)
 
 # %% [markdown]
@@ -108,6 +110,8 @@ slope = report.metric("slope", fits[0][0], digits=2)
 intercept = report.metric("intercept", fits[0][1], digits=0)
 r2_size = report.metric("r2_size", fits[0][2], digits=2)
 r2_age = report.metric("r2_age", fits[1][2], digits=2)
+
+# %% tags=["report"]
 report.check(abs(slope - 3.0) < 0.3 and abs(intercept - 50) < 20,
              "the line comes close to the generating slope 3.0 and intercept 50")
 report.check(r2_size > 0.8 and r2_age < 0.4,
@@ -173,13 +177,15 @@ with single_thread():
 report.metric("linear_accuracy", acc["linear"], "percent", 1)
 report.metric("mlp_accuracy", acc["mlp"], "percent", 1)
 margin = report.metric("margin", acc["mlp"] - acc["linear"], "percent", 1)
+
+# %% tags=["report"]
 report.metric("linear_parameters", count_parameters(nets["linear"]), "count")
 report.metric("mlp_parameters", count_parameters(nets["mlp"]), "count")
 report.check(margin >= CONFIG.min_margin,
              f"the MLP beats the linear classifier on two moons by at least "
              f"{CONFIG.min_margin:.0%}")
 
-# %%
+# %% tags=["report"]
 report.figure(
     "regions",
     regions_figure([nets["linear"], nets["mlp"]],
@@ -237,6 +243,7 @@ with torch.no_grad():
     y_hat = net(X_mnist_test.flatten(1)).argmax(dim=1)  # (N,)
 test_acc = float((y_hat == y_mnist_test).float().mean())
 
+# %% tags=["report"]
 report.metric("templates_test_accuracy", test_acc, "percent", 1)
 report.metric("templates_train_size", len(y_mnist), "count")
 report.metric("templates_test_size", len(y_mnist_test), "count")
@@ -286,6 +293,8 @@ def fit_polynomial(x, y, degree: int):
 r2_quadratic = report.metric(
     "r2_age_quadratic", r_squared(price_by_age, fit_polynomial(age, price_by_age, degree=2)),
     digits=2)
+
+# %% tags=["report"]
 report.check(r2_quadratic > r2_age + 0.3, "the age² feature rescues the fit: R² up by 0.3 or more")
 
 # %% [markdown]
@@ -323,6 +332,8 @@ report.table("width_sweep", ["hidden width", "parameters", "test accuracy"], row
              f"One hidden ReLU layer on two moons, {len(CONFIG.sweep_seeds)} seed(s) "
              f"per width (mean ± std).")
 widest, narrowest = max(CONFIG.widths), min(CONFIG.widths)
+
+# %% tags=["report"]
 report.check(sweep_mean[widest] > sweep_mean[narrowest] + CONFIG.min_margin,
              f"width {widest} beats width {narrowest} by more than {CONFIG.min_margin:.0%}")
 

@@ -66,6 +66,8 @@ device = pick_device()
 from mnist_tutorial.report import Report, format_value
 
 report = Report("cnn", seeds=[CONFIG.cnn.seed], device=device)
+
+# %% tags=["report"]
 report.config(CONFIG)
 
 # %% [markdown]
@@ -128,6 +130,8 @@ run = train_cnn(CONFIG.cnn, mnist, device, progress=True)
 
 # %%
 test_accuracy = report.metric("test_accuracy", run.test_accuracy, "percent", 2)
+
+# %% tags=["report"]
 report.metric("val_accuracy", run.epoch_val_accuracy[-1], "percent", 2)
 report.metric("seconds_per_epoch", statistics.fmean(run.epoch_seconds), "seconds", 1)
 report.metric("target", TARGET_TEST_ACCURACY, "percent", 1)
@@ -165,6 +169,8 @@ def fresh_cnn() -> CNN:
 
 cnn_params, mlp_params = count_parameters(run.net), count_parameters(MLP(CONFIG.mlp.hidden))
 cnn_macs, mlp_macs = multiply_adds(fresh_cnn()), multiply_adds(MLP(CONFIG.mlp.hidden))
+
+# %% tags=["report"]
 report.metric("parameters", cnn_params, "count")
 report.metric("mlp_parameters", mlp_params, "count")
 report.metric("parameter_ratio", mlp_params / cnn_params, "number", 0)
@@ -210,6 +216,8 @@ def seconds_per_step(net: nn.Module, batch_size: int, steps: int = 10,
 
 step_s = {layout: seconds_per_step(fresh_cnn(), CONFIG.cnn.batch_size, channels_last=layout)
           for layout in (False, True)}
+
+# %% tags=["report"]
 report.metric("step_ms_default", step_s[False] * 1000, "number", 1, timing=True)
 report.metric("step_ms_channels_last", step_s[True] * 1000, "number", 1, timing=True)
 

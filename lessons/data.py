@@ -61,6 +61,8 @@ CONFIG = FULL if current_profile() == "full" else SMOKE
 from mnist_tutorial.report import Report, format_value
 
 report = Report("data", precision="fp32")
+
+# %% tags=["report"]
 report.config(CONFIG)
 
 # %% [markdown]
@@ -78,6 +80,8 @@ print("pixel values from", mnist.train_images.min().item(), "to", mnist.train_im
 
 files = [[name, format_value((folder / name).stat().st_size, "count"), f"{SHA256[name][:16]}…"]
          for name in SHA256]
+
+# %% tags=["report"]
 report.table("files", ["file", "bytes", "SHA-256 (first 16 hex digits)"], files,
              f"The four files in MNIST/{folder.name}/, each checked against its SHA-256.")
 
@@ -105,6 +109,7 @@ def split_with_random_split(num_items=60_000, num_val=10_000, seed=0):
 train_idx, val_idx = split_indices(len(mnist.train_labels))  # (50000,), (10000,)
 lesson_train, lesson_val = split_with_random_split(len(mnist.train_labels), NUM_VAL)
 
+# %% tags=["report"]
 report.metric("num_train_files", len(mnist.train_labels), "count")
 report.metric("num_train", len(train_idx), "count")
 report.metric("num_val", len(val_idx), "count")
@@ -133,6 +138,8 @@ def sample_grid(images, labels, rows: int, cols: int) -> str:
 n = CONFIG.num_samples
 sample_labels = mnist.train_labels[train_idx[:n]]  # (n,)
 labels_text = ", ".join(str(int(v)) for v in sample_labels)
+
+# %% tags=["report"]
 report.figure(
     "samples", sample_grid(mnist.train_images[train_idx[:n]], sample_labels, 3, n // 3),
     alt=(f"A grid of the first {n} training images, handwritten digits in dark ink on "
@@ -182,6 +189,8 @@ report.table("class_counts", ["digit", "training", "validation", "test"],
              "Images per digit in each part of the data.")
 
 shares = [c / sum(per_digit) for per_digit in counts.values() for c in per_digit]
+
+# %% tags=["report"]
 report.figure(
     "class_balance", balance_chart(counts),
     alt=(f"Bar chart of the share of each digit in the training, validation and test "
@@ -212,6 +221,8 @@ mean, std = pixel_stats(mnist.train_images[train_idx])
 mean_all, std_all = pixel_stats(mnist.train_images)
 gap = max(abs(mean - MEAN), abs(std - STD))
 print(f"constants: mean {MEAN}, std {STD}")
+
+# %% tags=["report"]
 report.metric("pixel_mean", mean, digits=4)
 report.metric("pixel_std", std, digits=4)
 report.metric("pixel_mean_all", mean_all, digits=4)
@@ -247,6 +258,8 @@ report.metric("batches_per_epoch", num_batches, "count")
 report.metric("last_batch", len(images) - (num_batches - 1) * batch_size, "count")
 batch_mean = report.metric("batch_mean", X.mean().item(), digits=3)
 batch_std = report.metric("batch_std", X.std().item(), digits=3)
+
+# %% tags=["report"]
 report.check(abs(batch_mean) <= 0.05 and abs(batch_std - 1) <= 0.05,
              "a normalised batch has mean near 0 and standard deviation near 1")
 
@@ -262,6 +275,8 @@ def first_labels(loader, n: int = 8) -> str:
 
 order = {"train": [first_labels(train_loader) for _ in range(2)],
          "test": [first_labels(test_loader) for _ in range(2)]}
+
+# %% tags=["report"]
 report.table("loader_order",
              ["loader", "shuffle", "first 8 labels, epoch 1", "first 8 labels, epoch 2"],
              [["training", "True", *order["train"]], ["test", "False", *order["test"]]],
@@ -278,6 +293,8 @@ report.check(order["train"][0] != order["train"][1] and order["test"][0] == orde
 fast = next(iter(TensorBatches(mnist.test_images, mnist.test_labels, batch_size,
                                shuffle=False)))[0]  # (B, 1, 28, 28)
 slow = next(iter(test_loader))[0]  # (B, 1, 28, 28)
+
+# %% tags=["report"]
 report.check(torch.allclose(fast, slow, atol=1e-5),
              "TensorBatches and the lesson's transform give the same pixel values")
 
@@ -332,6 +349,8 @@ compared = train_idx[:: len(train_idx) // CONFIG.compared_images]  # spread over
 X_torchvision = torch.stack([mnist_train[int(i)][0] for i in compared])  # (K, 1, 28, 28)
 y_torchvision = torch.tensor([mnist_train[int(i)][1] for i in compared])  # (K,)
 X_memory = normalise(mnist.train_images[compared])  # (K, 1, 28, 28)
+
+# %% tags=["report"]
 report.check(torch.equal(mnist_train.data, mnist.train_images)
              and torch.equal(mnist_train.targets, mnist.train_labels),
              "torchvision's datasets.MNIST holds exactly the images and labels load_mnist reads")
@@ -355,6 +374,8 @@ memory_batches = TensorBatches(mnist.train_images[timed], mnist.train_labels[tim
                                batch_size, shuffle=True)
 setup_seconds = time.perf_counter() - start
 memory_seconds, memory_count = epoch_seconds(memory_batches)
+
+# %% tags=["report"]
 report.check(loader_count == memory_count == len(timed), "both passes serve every image once")
 report.metric("timed_images", len(timed), "count")
 report.metric("train_megabytes", mnist.train_images.numel() * mnist.train_images.element_size() / 1e6,

@@ -65,6 +65,8 @@ device = pick_device()
 from mnist_tutorial.report import Report
 
 report = Report("draw_a_digit", seeds=[CONFIG.train.seed], device=device)
+
+# %% tags=["report"]
 report.config(CONFIG)
 
 # %% [markdown]
@@ -137,6 +139,8 @@ shapes = [W.shape for W, _ in layers]
 weights = export_float16(layers)
 exported = import_float16(weights, shapes)
 num_parameters = count_parameters(net)
+
+# %% tags=["report"]
 report.metric("num_parameters", num_parameters, "count")
 report.metric("weight_bytes", len(weights), "count")
 report.metric("weight_megabytes", len(weights) / 1e6, "number", 2)
@@ -176,6 +180,8 @@ p_page = page_probs(images)
 y_torch, y_page = p_torch.argmax(axis=1), p_page.argmax(axis=1)
 agreement = float((y_torch == y_page).mean())
 max_prob_diff = float(np.abs(p_torch - p_page).max())
+
+# %% tags=["report"]
 report.metric("num_test", num_test, "count")
 report.metric("agreement", agreement, "percent", 2)
 report.metric("num_disagreements", int((y_torch != y_page).sum()), "count")
@@ -343,6 +349,8 @@ worst_fixed = min(b for _, b in moved)
 report.metric("accuracy_mnist_preprocessed", mnist_fixed, "percent", 2)
 # The same difference in errors: accuracy hides how many more digits go wrong.
 errors_raw, errors_fixed = errors["as in MNIST"]
+
+# %% tags=["report"]
 report.metric("errors_mnist", errors_raw, "count")
 report.metric("errors_mnist_preprocessed", errors_fixed, "count")
 report.metric("error_increase", errors_fixed / max(errors_raw, 1) - 1, "percent", 0)  # relative
@@ -386,6 +394,8 @@ def before_after_figure(raw, fixed, probs_raw, probs_fixed):
 raw = conditions["half size, anywhere"][:6]
 fixed = np.stack([preprocess(x) for x in raw])
 probs_raw, probs_fixed = page_probs(raw), page_probs(fixed)
+
+# %% tags=["report"]
 report.figure(
     "before_after", before_after_figure(raw, fixed, probs_raw, probs_fixed),
     alt=("Six test digits at half size in random places (top row) and the same digits after "
@@ -428,6 +438,8 @@ document = {
                                                              preprocess(x).flat]}
                  for x in drawings],
 }
+
+# %% tags=["report"]
 report.asset("mlp_f16", weights, ".bin")
 report.asset("digits", json.dumps(document).encode(), ".json")
 report.metric("num_samples", len(document["samples"]) + len(document["mistakes"]), "count")

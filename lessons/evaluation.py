@@ -126,6 +126,8 @@ probs, y = predict(net, batches(shuffle=False))  # (N, 10), (N,)
 y_pred = probs.argmax(dim=1)  # (N,)
 test_loss, test_accuracy = evaluate(net, batches(shuffle=False), loss_fn)
 print(f"test loss {test_loss:.4f}, test accuracy {test_accuracy:.2%}")
+
+# %% tags=["report"]
 report.check(torch.equal(y, labels), "predict() returns the labels in test-set order")
 report.check(abs(test_accuracy - recorded_accuracy) <= 2 / num_test,  # GPU kernels may flip one
              "the saved weights score what their training run ended with")
@@ -141,6 +143,8 @@ if CONFIG.min_accuracy is not None:
 _, shuffled_accuracy = evaluate(net, batches(shuffle=True), loss_fn)
 shuffled_probs, _ = predict(net, batches(shuffle=True))  # the same shuffled order
 misaligned = (shuffled_probs.argmax(dim=1) == labels).float().mean().item()
+
+# %% tags=["report"]
 report.metric("shuffled_accuracy", shuffled_accuracy, "percent", 2)
 report.metric("misaligned_accuracy", misaligned, "percent", 1)
 report.check(abs(shuffled_accuracy - test_accuracy) < 1e-9,
@@ -160,6 +164,8 @@ with torch.inference_mode():
     y_hat_train = net(X)  # (B, 10)
     net.eval()
     y_hat_eval = net(X)
+
+# %% tags=["report"]
 report.check(torch.equal(y_hat_train, y_hat_eval),
              "the lesson MLP gives the same outputs in train and eval mode")
 
@@ -207,6 +213,8 @@ report.table("grad_modes",
              "The first test batch through the network under each mode, then multiplied by "
              "a weight that needs a gradient and backpropagated (use_in_autograd).")
 inference_error = use_in_autograd(y_hat_inference)
+
+# %% tags=["report"]
 report.check(torch.equal(y_hat_no_grad, y_hat_inference),
              "no_grad and inference_mode compute the same outputs")
 report.check(not y_hat_no_grad.requires_grad and not y_hat_inference.requires_grad,
@@ -290,6 +298,8 @@ report.check(cm.sum().item() == num_test and abs(accuracy - test_accuracy) < 1e-
 confused = most_confused(cm, k=3)
 top_true, top_pred, top_count = confused[0]
 top3_share = sum(c for _, _, c in confused) / max(1, num_errors)
+
+# %% tags=["report"]
 report.metric("top_confusion_true", top_true, "count")
 report.metric("top_confusion_pred", top_pred, "count")
 report.metric("top_confusion_count", top_count, "count")
@@ -303,6 +313,8 @@ report.table("most_confused", ["true digit", "predicted as", "test images"],
 # %%
 per_class = per_class_accuracy(cm)  # (10,)
 worst, best = int(per_class.argmin()), int(per_class.argmax())
+
+# %% tags=["report"]
 report.figure(
     "confusion_matrix", confusion_figure(cm),
     alt=(f"Confusion matrix, true digit by row, predicted digit by column: {num_correct:,} of "
@@ -330,6 +342,8 @@ for d in range(10):
     errors[d] = 0  # the wrong guesses for digit d
     rows.append([d, int(cm[d].sum()), int(cm[d, d]), f"{100 * per_class[d].item():.1f}\u00a0%",
                  f"{int(errors.argmax())} ({int(errors.max())})" if errors.max() > 0 else "–"])
+
+# %% tags=["report"]
 report.table("per_class",
              ["digit", "test images", "correct", "accuracy", "most frequent wrong guess (count)"],
              rows, "Per-class accuracy on the test set (one model, seed 0).")
@@ -364,6 +378,8 @@ confidence = probs[wrong].max(dim=1).values  # the probability of each wrong ans
 report.metric("num_mistakes_shown", len(wrong), "count")
 report.metric("low_confidence_mistakes", int((confidence < 0.9).sum()), "count")
 shown = ", ".join(f"{int(y[i])} as {int(y_pred[i])}" for i in wrong)
+
+# %% tags=["report"]
 report.figure(
     "mistakes", mistakes_figure(images[wrong], y[wrong], y_pred[wrong], confidence),
     alt=(f"The first {len(wrong)} misclassified test digits, each titled with its true label, "

@@ -43,6 +43,8 @@ CONFIG = FULL if current_profile() == "full" else SMOKE
 from mnist_tutorial.report import Report, format_value, scientific_text
 
 report = Report("linear_collapse", seeds=CONFIG.seeds, precision="fp32")
+
+# %% tags=["report"]
 report.config(CONFIG)
 
 # %% [markdown]
@@ -120,6 +122,7 @@ for depth in CONFIG.depths:
     errors.append(error)
     check_rows.append([depth, " → ".join(map(str, sizes)), f"{scale:.2f}", scientific_text(error)])
 
+# %% tags=["report"]
 report.table("check", ["linear layers", "sizes", "largest |output|", "largest difference"],
              check_rows, "A stack of nn.Linear layers against its collapse, in float64, "
                          "on 256 random inputs.")
@@ -179,11 +182,13 @@ rows = [[name, format_value(count_parameters(nets[name]), "count"),
          format_value(statistics.fmean(acc[name]), "percent", 1,
                       statistics.pstdev(acc[name]) if len(acc[name]) > 1 else None)]
         for name in models]
+
+# %% tags=["report"]
 report.table("moons", ["network", "parameters", "test accuracy"], rows,
              f"Two moons, full-batch Adam for {CONFIG.num_steps} steps, "
              f"mean ± std over {len(CONFIG.seeds)} seed(s).")
 
-# %%
+# %% tags=["report"]
 report.figure(
     "regions",
     regions_figure([nets[DEEP], nets[RELU]],
@@ -210,6 +215,8 @@ def collapsed_rank(sizes, seed: int = 0) -> int:
 
 
 rank = collapsed_rank(CONFIG.rank_sizes)
+
+# %% tags=["report"]
 report.metric("rank", rank, "count")
 report.check(rank == min(CONFIG.rank_sizes), "the rank equals the narrowest width")
 
@@ -237,6 +244,8 @@ torch.manual_seed(0)
 defect_linear = affine_defect(deep_net(deep_sizes, dtype=torch.float64), 2)
 torch.manual_seed(0)
 defect_relu = affine_defect(deep_net(deep_sizes, nn.ReLU, dtype=torch.float64), 2)
+
+# %% tags=["report"]
 report.metric("defect_linear", defect_linear, "scientific")
 report.metric("defect_relu", defect_relu, "scientific")
 report.check(defect_linear < 1e-12 and defect_relu > 1e-6,

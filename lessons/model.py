@@ -34,6 +34,8 @@ CONFIG = FULL if current_profile() == "full" else SMOKE
 from mnist_tutorial.report import Report, format_value
 
 report = Report("model", seeds=[CONFIG.seed], precision="fp32")
+
+# %% tags=["report"]
 report.config(CONFIG)
 
 # %% [markdown]
@@ -61,6 +63,8 @@ class Registered(nn.Module):
 # %%
 forgetful = report.metric("forgetful_parameters", count_parameters(Forgetful()), "count")
 registered = report.metric("registered_parameters", count_parameters(Registered()), "count")
+
+# %% tags=["report"]
 report.check(forgetful == 0 and registered == 784 * 10 + 10,
              "a layer in a plain list is not registered, one in an nn.ModuleList is")
 
@@ -99,6 +103,8 @@ torch.manual_seed(CONFIG.seed)
 with torch.no_grad():
     outputs = linear_three_ways(nn.Linear(5, 3), torch.randn(4, 5))  # n_in 5, n_out 3, B 4
 print("shapes:", [tuple(y.shape) for y in outputs])
+
+# %% tags=["report"]
 report.check(all(y.shape == (4, 3) and torch.allclose(y, outputs[0]) for y in outputs),
              "nn.Linear computes X Wᵀ + b, row by row W x + b, with its weight of shape (n_out, n_in)")
 
@@ -214,6 +220,8 @@ report.metric("depth", len(layers), "count")
 report.metric("hidden_units", sum(layer["n_out"] for layer in layers[:-1]), "count")
 counts = ", ".join(f"{format_value(layer['weights'] + layer['biases'], 'count')} in layer {i}"
                    for i, layer in enumerate(layers, start=1))
+
+# %% tags=["report"]
 report.figure(
     "network", network_diagram(layers),
     alt=(f"Diagram of the MLP as four columns of circles, five drawn per layer and the rest "
@@ -255,6 +263,8 @@ print("X", tuple(X.shape), "| y", tuple(y.shape))  # (B, 1, 28, 28), (B,)
 with torch.no_grad():
     y_hat_call, y_hat_forward, hook_calls, hook_calls_forward = call_vs_forward(net, X)
 print("hook calls: net(X)", hook_calls, "| net.forward(X)", hook_calls_forward)
+
+# %% tags=["report"]
 report.check(torch.equal(y_hat_call, y_hat_forward) and (hook_calls, hook_calls_forward) == (1, 0),
              "net(X) and net.forward(X) return the same output; only net(X) runs the hook")
 
@@ -283,6 +293,8 @@ report.metric("num_tensors", len(rows), "count")
 per_layer = [layer["weights"] + layer["biases"] for layer in layers]
 report.metric("first_layer_share", per_layer[0] / total, "percent", 0)
 print(f"from the layer sizes {sizes}: {parameters_from_sizes(sizes):,}")
+
+# %% tags=["report"]
 report.check(total == parameters_from_sizes(sizes),
              "the MLP's parameter count equals the formula from its layer sizes")
 report.check(len(rows) == 2 * (len(sizes) - 1), "the MLP has a weight and a bias per layer")
@@ -301,6 +313,8 @@ with torch.no_grad():
     by_hand = -torch.log(probs[torch.arange(len(y)), y]).mean().item()
 print(f"CrossEntropyLoss {loss:.4f}, -log p(true class) {by_hand:.4f}, "
       f"ln 10 {torch.log(torch.tensor(10.)):.4f}")
+
+# %% tags=["report"]
 report.check(y_hat.shape == (CONFIG.batch_size, 10), "the network returns 10 logits per image")
 report.check(abs(loss - by_hand) <= 1e-5,
              "CrossEntropyLoss on the logits equals -log of the softmax probability of the true class")

@@ -39,6 +39,8 @@ device = pick_device()
 from mnist_tutorial.report import Report
 
 report = Report("overfitting", seeds=[CONFIG.train.seed], device=device)
+
+# %% tags=["report"]
 report.config(CONFIG)
 
 # %% [markdown]
@@ -87,6 +89,8 @@ val_accuracy = result.epoch_val_accuracy
 best_epoch, stop_epoch = early_stopping(val_loss, CONFIG.patience)
 overfits = is_overfitting(train_loss, val_loss, CONFIG.min_rise)
 b, num_epochs = best_epoch - 1, len(val_loss)  # b: the best epoch's index
+
+# %% tags=["report"]
 report.metric("num_epochs", num_epochs, "count")
 report.metric("val_size", CONFIG.train.val_size or 10_000, "count")
 report.metric("best_epoch", best_epoch, "count")

@@ -90,6 +90,8 @@ device = pick_device()
 from mnist_tutorial.report import Report, format_value, seed_difference
 
 report = Report("regularisation", seeds=CONFIG.seeds, device=device, precision="fp32")
+
+# %% tags=["report"]
 report.config(CONFIG)
 
 # %% [markdown]
@@ -327,6 +329,8 @@ for technique in CONFIG.techniques:
                  f"{(mean(name, 'train') - mean(name, 'val')) * 100:.1f}",
                  format_value(mean(name, "epochs"), "number", 0 if name != "early stopping"
                               else 1)])
+
+# %% tags=["report"]
 report.table("comparison", ["technique", "setting", "validation accuracy",
                             "vs baseline (points)", "training accuracy",
                             "train − validation gap (points)", "epochs"], rows,

@@ -117,6 +117,8 @@ device = pick_device()
 from mnist_tutorial.report import Report, format_value
 
 report = Report("search", seeds=[CONFIG.trial.seed], device=device)
+
+# %% tags=["report"]
 report.config(CONFIG)
 
 # %% [markdown]
@@ -168,6 +170,8 @@ grid_widths = dict(CONFIG.grid)["width"]
 narrow, wide = min(grid_widths), max(grid_widths)
 flop_per_weight = {width: training_flop(width) / num_weights(width) for width in (narrow, wide)}
 first_layer = mlp_sizes(wide)[0] * mlp_sizes(wide)[1]  # the first layer's weights
+
+# %% tags=["report"]
 report.metric("narrow_width", narrow, "count")
 report.metric("wide_width", wide, "count")
 report.metric("flop_per_weight_narrow", flop_per_weight[narrow], "number", 1)
@@ -408,6 +412,8 @@ trained = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPL
 processes = {t.user_attrs["process"] for t in trained}
 sampled_by = {t.number + 1: t.user_attrs["sampled_by"] for t in trained}
 num_tpe = sum(how == "TPE" for how in sampled_by.values())
+
+# %% tags=["report"]
 report.metric("budget_gflop", budget, "number", 1)
 report.metric("grid_best", best_of["grid"].value, "percent", 2)
 report.metric("random_best", best_of["random"].value, "percent", 2)
@@ -474,6 +480,8 @@ width_spread = report.metric("width_spread", 100 * spread(grid_trials, "width"),
 worst = min(grid_trials, key=lambda t: t.value)
 report.metric("grid_worst", worst.value, "percent", 2)
 bests = [trial.value for trial in best_of.values()]
+
+# %% tags=["report"]
 # Optuna's best moves with the race, and with it this range, anywhere from 0 up.
 report.metric("bests_range", 100 * (max(bests) - min(bests)), "number", 2, varies=True)
 report.check(distinct_lr["grid"] < distinct_lr["random"] == len(random_trials),
@@ -512,7 +520,7 @@ def best_so_far_figure(searches: dict[str, list[Trial]], cost: Callable[[dict], 
         right.legend(frameon=False)
         return plots.to_svg(fig)
 
-
+# %% tags=["report"]
 report.figure(
     "best_so_far", best_so_far_figure(searches, cost, budget),
     alt=(f"Two charts. Left: best validation accuracy against the compute spent, up to the "
@@ -537,6 +545,8 @@ report.metric("best_batch_size", best.params["batch_size"], "count", varies=True
 report.metric("retrain_steps", len(final.step_loss), "count", varies=True)
 # The training lesson's recipe, for the page's comparison: epochs, steps, peak lr, width.
 lesson = TrainConfig.recipe("final")
+
+# %% tags=["report"]
 report.metric("lesson_epochs", lesson.num_epochs, "count")
 report.metric("lesson_steps", lesson.num_epochs * -(-NUM_TRAIN // lesson.batch_size), "count")
 report.metric("lesson_lr", lesson.lr, "number", 4)

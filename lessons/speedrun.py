@@ -343,6 +343,8 @@ if seed_time is not None and None not in compare_times:
     report.metric("epoch_speedup", seed_time / seed_epochs / recipe_epoch_seconds, "number", 1,
                   timing=True)
 no_smoothing = ablation_runs["no label smoothing"]
+
+# %% tags=["report"]
 report.metric("no_smoothing_accuracy", [r.accuracy[-1] for r in no_smoothing], "percent", 2)
 report.metric("num_no_smoothing_seeds", len(no_smoothing), "count")
 report.metric("one_epoch_accuracy", [r.accuracy[-1] for r in ablation_runs["1 epoch"]],

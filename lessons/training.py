@@ -59,6 +59,8 @@ print("device:", device)
 
 # %%
 schedules = {"constant": "constant", "onecycle": "one-cycle (lr is the peak)"}
+
+# %% tags=["report"]
 report.table("softmax_recipes", ["recipe", "epochs", "batch size", "lr", "learning-rate schedule"],
              [[name, r["num_epochs"], r["batch_size"], f"{r['lr']:g}", schedules[r["schedule"]]]
               for name, r in RECIPES.items()],
@@ -201,6 +203,8 @@ final_runs = train_seeds(CONFIG.final, "final", CONFIG.seeds, mnist, device)
 
 # %%
 record_runs(report, final_runs, "lesson MLP")
+
+# %% tags=["report"]
 if CONFIG == FULL:
     report.check(statistics.fmean(r.test_accuracy for r in final_runs) >= 0.98,
                  "the final recipe reaches 98 % mean test accuracy")
@@ -225,6 +229,8 @@ print(f"saved {checkpoint} (test accuracy {run.test_accuracy:.2%})")
 run_folders = sorted(folder for folder in Path("runs").iterdir() if folder.is_dir())
 for folder in run_folders:
     print(folder)
+
+# %% tags=["report"]
 report.check(all(len(list(folder.glob("events.out.tfevents.*"))) == 1 for folder in run_folders),
              "each run folder holds the log of one run")
 
@@ -337,7 +343,7 @@ wrong = train_model(dataclasses.replace(right.config, softmax_output=True), mnis
                     logdir=run_logdir("runs", "plain-softmax-bug", right.config.seed))
 grad_right, grad_wrong = first_step_gradient_norms(right.config, mnist)
 
-# %%
+# %% tags=["report"]
 report.metric("softmax_right_accuracy", right.test_accuracy, "percent", 2)
 report.metric("softmax_wrong_accuracy", wrong.test_accuracy, "percent", 2)
 report.metric("softmax_right_val_accuracy_first", right.epoch_val_accuracy[0], "percent", 1)
@@ -398,6 +404,8 @@ report.metric("softmax_loss_ceiling", ceiling, "number", 3)
 z_worst = z[worst].double()  # (10,)
 others = torch.cat([z_worst[:z_worst.argmax()], z_worst[z_worst.argmax() + 1:]])  # (9,)
 rest = (torch.logsumexp(others, dim=0) - torch.logsumexp(z_worst, dim=0)).exp().item()
+
+# %% tags=["report"]
 report.metric("softmax_worst_rest", rest, "scientific")
 report.metric("softmax_worst_grad_plain", grad_plain[worst].item(), "number", 2)
 report.metric("softmax_worst_grad_bug", grad_bug[worst].item(), "scientific")
@@ -416,6 +424,8 @@ if CONFIG == FULL:
 # %%
 n = right.config.num_epochs
 epochs = f"{n} epoch{'s' if n > 1 else ''}"
+
+# %% tags=["report"]
 report.figure(
     "softmax_comparison", comparison_figure(right, wrong, floor),
     alt=(f"Two charts, same seed and recipe. Left: training loss per step; with logits it "

@@ -43,6 +43,8 @@ DOMAIN = (-2.0, 2.0)
 from mnist_tutorial.report import Report, format_value, scientific_text
 
 report = Report("universal_approximation", seeds=CONFIG.seeds, precision="fp32")
+
+# %% tags=["report"]
 report.config(CONFIG)
 
 # %% [markdown]
@@ -181,6 +183,8 @@ with plots.figure(1, len(CONFIG.bump_counts), figsize=(9, 3.2), sharey=True) as 
     bump_sum_svg = plots.to_svg(fig)
 
 few, many = CONFIG.bump_counts
+
+# %% tags=["report"]
 report.metric("bumps_few", few, "count")
 report.metric("bumps_many", many, "count")
 report.metric("bump_error_few", bump_errors[few], digits=2)
@@ -283,6 +287,8 @@ medians = {w: statistics.median(runs[w]) for w in CONFIG.widths}
 
 # %%
 narrow, middle, wide = CONFIG.widths[0], CONFIG.widths[len(CONFIG.widths) // 2], CONFIG.widths[-1]
+
+# %% tags=["report"]
 for width in CONFIG.widths:
     report.metric(f"mse_{width}", medians[width], "scientific")
 report.metric("error_drop", medians[narrow] / medians[wide], "scientific")
@@ -405,6 +411,8 @@ with torch.no_grad():
               "numSeeds": len(CONFIG.seeds),
               "fits": {str(w): {"y": rounded(nets[w](X_plot).flatten()), "mse": medians[w]}
                        for w in CONFIG.widths}}
+
+# %% tags=["report"]
 report.asset("curves", json.dumps(curves).encode(), ".json")
 report.check(len(curves["x"]) == len(curves["target"]) and all(
     len(fit["y"]) == len(curves["x"]) for fit in curves["fits"].values()),
@@ -427,6 +435,8 @@ def bumps_needed(f, tolerance: float, sharpness: float = 20.0, domain=DOMAIN) ->
 
 
 needed = {tol: bumps_needed(target, tol, CONFIG.sharpness) for tol in CONFIG.tolerances}
+
+# %% tags=["report"]
 report.table("bumps_needed", ["largest error allowed", "bumps needed", "sigmoid units"],
              [[f"{tol:g}", needed[tol], 2 * needed[tol]] for tol in CONFIG.tolerances],
              "The fewest bumps whose sum stays within the tolerance everywhere on [-2, 2]")
@@ -459,6 +469,8 @@ def relu_interpolant(f, num_units: int, domain=DOMAIN) -> nn.Sequential:
 
 
 interpolant = {w: mse(relu_interpolant(target, w), target, X_test) for w in CONFIG.widths}
+
+# %% tags=["report"]
 report.metric("interpolant_mse_wide", interpolant[wide], "scientific")
 report.table("interpolant", ["hidden units", "built by hand (interpolation)", "trained (median)"],
              [[w, scientific_text(interpolant[w]), scientific_text(medians[w])]

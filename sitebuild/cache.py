@@ -46,7 +46,7 @@ from pathlib import Path
 
 from mnist_tutorial import settings
 
-from .homes import FINISH, FINISH_TEXT, ROOT, SETUP, Home, in_order, library_modules
+from .homes import FINISH, FINISH_TEXT, REPORT_TAG, ROOT, SETUP, Home, in_order, library_modules
 
 CACHE_ENV = settings.SETTINGS["CACHE"].variable
 DEVICE_ENV = settings.SETTINGS["DEVICE"].variable
@@ -153,7 +153,7 @@ def key_inputs(home: Home, profile: str, used: dict[str, str], device: str) -> d
         "home": sha256(home.path.read_bytes()),
         # The cells the build adds around the home's own (setup, comparison): a cached
         # notebook with older ones would ship them in every download.
-        "notebook": sha256("\n".join((SETUP, FINISH_TEXT, FINISH)).encode()),
+        "notebook": sha256("\n".join((SETUP, FINISH_TEXT, FINISH, REPORT_TAG)).encode()),
         "library": {path.name: sha256(path.read_bytes())
                     for path in library_modules(home.source())},
         "uses": used,

@@ -48,6 +48,11 @@ DOCS = ROOT / "docs"
 LIBRARY = ROOT / "mnist_tutorial"
 PAGE_FOLDERS = ("lessons", "exercises")
 METADATA = "mnist_tutorial"  # the key of a home's build metadata in its jupytext header
+# The tag of a cell that records results for the site (report.*) rather than teaches:
+# '# %% tags=["report"]' in a home. Its code is folded in the notebook (JupyterLab's
+# source_hidden) and on the notebook's page (docs/javascripts/notebook-cells.js); its
+# output shows. The build's own setup and comparison cells carry it too.
+REPORT_TAG = "report"
 SNIPPET_MARKER = re.compile(r"^[ \t]*# --8<-- \[(?:start|end):[\w-]+\][ \t]*\n?", re.MULTILINE)
 
 
@@ -222,11 +227,15 @@ def to_notebook(home: Home) -> nbformat.NotebookNode:
     if "report = Report(" not in home.source():
         raise HomeError(f"{home.where}: a home records its results in "
                         f"'report = Report(\"{home.name}\", ...)' (see mnist_tutorial/report.py)")
-    cells.insert(1, nbformat.v4.new_code_cell(SETUP))
-    cells += [nbformat.v4.new_markdown_cell(FINISH_TEXT), nbformat.v4.new_code_cell(FINISH)]
+    plumbing = {"tags": [REPORT_TAG]}
+    cells.insert(1, nbformat.v4.new_code_cell(SETUP, metadata=copy.deepcopy(plumbing)))
+    cells += [nbformat.v4.new_markdown_cell(FINISH_TEXT),
+              nbformat.v4.new_code_cell(FINISH, metadata=copy.deepcopy(plumbing))]
     for i, cell in enumerate(cells):
         if cell.cell_type == "code":  # the page's section markers mean nothing to a learner
             cell.source = SNIPPET_MARKER.sub("", cell.source).strip("\n")
+        if REPORT_TAG in cell.metadata.get("tags", []):  # JupyterLab shows it folded
+            cell.metadata["jupyter"] = {"source_hidden": True}
         cell.id = f"{home.slug}-{i}"  # stable ids: the same home gives the same bytes
         cell.metadata.pop("lines_to_next_cell", None)
     nb.metadata = {

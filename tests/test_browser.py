@@ -103,6 +103,28 @@ def test_a_glossary_link_shows_its_definition_in_a_styled_tooltip(site_dir, site
     assert definition and shown.strip() == definition.strip(), (definition, shown)
 
 
+def test_a_numbers_link_opens_the_folded_cell_that_recorded_it(site_dir, site_url, browser):
+    """On the notebook pages the reporting cells' code is folded, their output in view; a
+    lesson's number links to such a cell, which opens to show its prompt."""
+    lesson = site_url + "lessons/training/"
+    context = new_context(browser)
+    page = context.new_page()
+    open_page(page, lesson)
+    href = page.locator('article a.result-value[data-result="training.softmax_wrong_accuracy"]'
+                        ).get_attribute("href")
+    open_page(page, lesson + href)
+    folds = page.locator("details.mnist-folded")
+    assert folds.count() >= 3  # the setup cell, the comparison and the home's own
+    assert page.locator("details.mnist-folded:not([open])").count() == folds.count() - 1
+    prompt = page.locator("#" + href.partition("#")[2])
+    assert prompt.is_visible() and prompt.locator("xpath=ancestor::details[@open]").count() == 1
+    outputs = page.locator(".celltag_report .jp-Cell-outputWrapper")
+    assert outputs.first.is_visible()  # what a folded cell printed stays in view
+    page.locator("details.mnist-folded:not([open]) > summary").first.click()
+    assert page.locator("details.mnist-folded:not([open])").count() == folds.count() - 2
+    context.close()
+
+
 def test_palette_toggle_and_figures_in_both_schemes(site_dir, site_url, browser):
     lesson = lesson_with_figure(site_dir)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

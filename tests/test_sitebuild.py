@@ -33,7 +33,7 @@ def double(x):
     return 2 * x
 # --8<-- [end:shown]
 
-
+# %% tags=["report"]
 report.metric("doubled", double(VALUE))
 report.check(double(VALUE) > 0, "doubling a positive number stays positive")
 '''
@@ -120,6 +120,14 @@ def test_notebook_gets_setup_and_comparison_cells_and_loses_snippet_markers(cour
     assert "def double(x):" in "\n".join(sources)
     assert [cell.id for cell in nb.cells] == [f"first-page-{i}" for i in range(len(nb.cells))]
     assert nbformat.writes(homes.to_notebook(home)) == nbformat.writes(nb)  # same bytes
+    # The reporting cells (the home's tagged one, the build's setup and comparison) are
+    # folded in JupyterLab; the lesson's code is not.
+    folded = [cell.source.splitlines()[0] for cell in nb.cells
+              if cell.metadata.get("jupyter", {}).get("source_hidden")]
+    assert folded == [homes.SETUP.splitlines()[0], 'report.metric("doubled", double(VALUE))',
+                      homes.FINISH.splitlines()[0]]
+    assert all(homes.REPORT_TAG in cell.metadata["tags"] for cell in nb.cells
+               if cell.source.splitlines()[0] in folded)
 
 
 def test_what_jupytext_writes_keeps_working(tmp_path):

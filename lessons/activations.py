@@ -277,7 +277,7 @@ def gradient_norms(activation, depth=20, width=256, init="default",
 # --8<-- [end:gradient_norms]
 
 
-# %%
+# %% tags=["report"]
 with single_thread():
     norms = {init: {name: gradient_norms(name, CONFIG.depth, CONFIG.width, init,
                                          CONFIG.batch_size, CONFIG.seed)
@@ -321,7 +321,7 @@ report.table("gradients", ["activation", "default init: first layer",
              f"{CONFIG.depth}-layer, width-{CONFIG.width} network at initialisation, and "
              f"its ratio to the last hidden layer's (1 = no loss on the way).")
 
-# %%
+# %% tags=["report"]
 with plots.figure(1, 2, figsize=(9, 3.6), sharey=True) as (fig, axes):
     for ax, init, title in zip(axes, ("default", "scaled"),
                                ("nn.Linear's default initialisation",
@@ -393,7 +393,7 @@ for name in NAMES:
     devices.update(r.device for r in runs)
 total_seconds = time.perf_counter() - start
 
-# %%
+# %% tags=["report"]
 mean = {name: report.metric(f"mnist_{name}_accuracy", accuracy[name], "percent", 2)
         for name in NAMES}
 best = max(mean, key=mean.get)

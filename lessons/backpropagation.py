@@ -406,7 +406,7 @@ if CONFIG.check_timing:
                  "the backward pass alone costs fewer than 3 forward passes at every size",
                  backward_in_forwards=backward_in_forwards)
 
-# %%
+# %% tags=["report"]
 def count(n: int) -> str:
     return format_value(n, "count")
 
@@ -542,7 +542,7 @@ def matmul_counts(sizes, batch_size: int, input_gradient: bool = False) -> tuple
 # --8<-- [end:matmul_counts]
 
 
-# %%
+# %% tags=["report"]
 sizes = CONFIG.mlp_sizes
 forward_count, backward_count = matmul_counts(sizes, batch_size=1)
 _, backward_with_input = matmul_counts(sizes, batch_size=1, input_gradient=True)

@@ -134,7 +134,7 @@ report.table(
 # Small batches make more updates per epoch and end lower; beyond a point more updates
 # bring nothing measurable; an epoch costs more time at small batches.
 
-# %%
+# %% tags=["report"]
 small, large = min(CONFIG.batch_sizes), max(CONFIG.batch_sizes)
 last_epoch_loss = {b: statistics.fmean(r.epoch_train_loss[-1] for r in seed_runs)
                    for b, seed_runs in runs.items()}

@@ -251,7 +251,7 @@ report.metric("templates_parameters", count_parameters(net), "count")
 report.check(test_acc >= CONFIG.min_accuracy,
              f"the linear classifier reaches {CONFIG.min_accuracy:.0%} on MNIST")
 
-# %%
+# %% tags=["report"]
 templates = net.weight.detach().reshape(10, 28, 28)  # one 28 x 28 image per digit
 limit = float(templates.abs().max())
 with plots.figure(2, 5, figsize=(8, 3.6)) as (fig, axes):
@@ -342,7 +342,7 @@ report.check(sweep_mean[widest] > sweep_mean[narrowest] + CONFIG.min_margin,
 # `boundary_2`, ...): the page shows them under a slider. A quarter of the test points
 # (both moons: the classes alternate) is drawn on top: the moons show, and the file is small.
 
-# %%
+# %% tags=["report"]
 drawn = CONFIG.num_points // 4
 for width, net in sweep_nets.items():
     units = f"{width} hidden unit{'s' if width > 1 else ''}"

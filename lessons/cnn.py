@@ -128,7 +128,7 @@ def train_cnn(config: CNNConfig, mnist: MNIST | None = None, device=None,
 mnist = load_mnist()
 run = train_cnn(CONFIG.cnn, mnist, device, progress=True)
 
-# %%
+# %% tags=["report"]
 test_accuracy = report.metric("test_accuracy", run.test_accuracy, "percent", 2)
 
 # %% tags=["report"]
@@ -266,7 +266,7 @@ short = {
     ("MLP", True): fit(mlp_twin, CONFIG.shuffle_mlp, shuffled, device).test_accuracy,
 }
 
-# %%
+# %% tags=["report"]
 report.metric("shuffle_mlp_in_place", short["MLP", False], "percent", 2)
 report.metric("shuffle_mlp_shuffled", short["MLP", True], "percent", 2)
 report.metric("shuffle_cnn_in_place", short["CNN", False], "percent", 2)

@@ -240,7 +240,7 @@ report.check((round(mean_all, 4), round(std_all, 4)) == (MEAN, STD),
 # The training loader shuffles every epoch; the test loader keeps the stored order, so
 # that the i-th prediction belongs to the i-th test image.
 
-# %%
+# %% tags=["report"]
 batch_size = CONFIG.batch_size
 images, labels = mnist.train_images[train_idx], mnist.train_labels[train_idx]
 train_loader = lesson_loader(images, labels, batch_size, shuffle=True, seed=CONFIG.shuffle_seed)

@@ -199,7 +199,7 @@ def use_in_autograd(y_hat):
 # --8<-- [end:grad_modes]
 
 
-# %%
+# %% tags=["report"]
 y_hat_no_grad = outputs_under(torch.no_grad, net, X)  # (B, 10)
 y_hat_inference = outputs_under(torch.inference_mode, net, X)  # (B, 10)
 cases = {"torch.no_grad()": y_hat_no_grad, "torch.inference_mode()": y_hat_inference,

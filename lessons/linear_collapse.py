@@ -167,7 +167,7 @@ with single_thread():
                     y_hat_single = collapse(deep)(X_test.double()).argmax(dim=1)
                 disagreements += int((y_hat != y_hat_single).sum())
 
-# %%
+# %% tags=["report"]
 linear = report.metric("linear_accuracy", acc[LINEAR], "percent", 1)
 deep_linear = report.metric("deep_linear_accuracy", acc[DEEP], "percent", 1)
 deep_relu = report.metric("deep_relu_accuracy", acc[RELU], "percent", 1)

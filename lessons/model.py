@@ -60,7 +60,7 @@ class Registered(nn.Module):
 # --8<-- [end:registration]
 
 
-# %%
+# %% tags=["report"]
 forgetful = report.metric("forgetful_parameters", count_parameters(Forgetful()), "count")
 registered = report.metric("registered_parameters", count_parameters(Registered()), "count")
 
@@ -208,7 +208,7 @@ def network_diagram(layers):
         return plots.to_svg(fig)
 
 
-# %%
+# %% tags=["report"]
 layers = linear_layers(net)
 for layer in layers:
     print(layer)
@@ -282,7 +282,7 @@ def parameters_from_sizes(sizes):
 # --8<-- [end:parameters_from_sizes]
 
 
-# %%
+# %% tags=["report"]
 sizes = [28 * 28, *CONFIG.hidden, 10]
 rows = [[name, " × ".join(map(str, p.shape)), format_value(p.numel(), "count")]
         for name, p in net.named_parameters()]

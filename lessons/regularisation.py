@@ -356,7 +356,7 @@ print(f"chosen: {chosen}; test accuracy", [f"{r['test']:.2%}" for r in results[c
 # %% [markdown]
 # ## The numbers the page quotes, and its claims
 
-# %%
+# %% tags=["report"]
 KEYS = {"baseline": "baseline", "L2 penalty (Adam)": "l2", "weight decay (AdamW)": "adamw",
         "dropout": "dropout", "augmentation": "augment", "early stopping": "early"}
 # Differences of two accuracies are in percentage points: 100 × (a - b), unit "number".

@@ -536,7 +536,7 @@ report.figure(
 # %% [markdown]
 # The winner, retrained on all training images: the only test-set evaluation of the search.
 
-# %%
+# %% tags=["report"]
 winner = next(method for method, trials in searches.items() if best in trials)
 # Optuna's trials, and so maybe the winner and its batch size, change from run to run.
 report.metric("best_lr", best.params["lr"], "number", 4, varies=True)

@@ -306,7 +306,7 @@ with plots.figure(1, 2, figsize=(10, 3.8), gridspec_kw={"wspace": 0.8}) as (fig,
 # %% [markdown]
 # ## The numbers the page quotes
 
-# %%
+# %% tags=["report"]
 recipe_times = [r.time_to(CONFIG.target) for r in recipe_runs]
 compare_text = format_value(CONFIG.compare_at, "percent", 1)
 compare_times = [r.time_to(CONFIG.compare_at) for r in recipe_runs]

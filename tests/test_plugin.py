@@ -18,13 +18,15 @@ from pathlib import Path
 import nbformat
 import pytest
 from mkdocs.config import load_config
+from mkdocs.exceptions import PluginError
 from mkdocs_jupyter import convert
 from mkdocs_jupyter.plugin import get_nb_toc
 
 from conftest import ROOT
-from sitebuild.plugin import jupyter_fixes, shortcodes
+from sitebuild.plugin import jupyter_fixes, results, shortcodes
 from sitebuild.plugin.course import CoursePlugin
 from sitebuild.plugin.staging import PREFIX, Staging
+from sitebuild.plugin.state import BuildState
 
 PLUGIN = ROOT / "sitebuild" / "plugin"
 MUTABLE = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
@@ -105,6 +107,17 @@ def test_a_settings_key_is_its_path_in_the_configuration():
     (code,) = shortcodes.find("Trained for <!-- config training.train.num_epochs --> epochs.")
     assert (code.kind.name, code.name, code.key) == ("config", "training", "train.num_epochs")
     shortcodes.check_wellformed("<!-- config training.train.lr -->", "page.md")
+
+
+def test_an_unknown_setting_fails_naming_the_ones_the_home_records():
+    state = BuildState(profile="smoke", repo="", serving=False, offline=False, offline_copy=False,
+                       reports={"training": {"metrics": {}, "config": {"final.lr": {}}}})
+    (known,) = shortcodes.find("<!-- config training.final.lr -->")
+    assert results.check(state, known, "page.md")
+    (unknown,) = shortcodes.find("<!-- config training.final.epochs -->")
+    with pytest.raises(PluginError, match=r"page\.md: .*records no config 'final\.epochs' "
+                                          r"\(its config: final\.lr\)"):
+        results.check(state, unknown, "page.md")
 
 
 # ---------------------------------------------------------------- mkdocs-jupyter's HTML

@@ -276,11 +276,11 @@ def test_build_runs_each_home_once_then_loads_it(course):
         "running lessons/second_page.py (smoke profile)..."]
     first = entries["first_page"]
     assert first.report["metrics"]["doubled"]["value"] == 6
-    assert first.report["metrics"]["doubled"]["cell"] == 3  # setup cell is [1]
+    assert first.report["metrics"]["doubled"]["cell"] == 4  # setup [1], Report [2], double [3]
     assert first.report["claims"] == [{"claim": "doubling a positive number stays positive",
-                                       "holds": True, "numbers": {}, "cell": 3}]
+                                       "holds": True, "numbers": {}, "cell": 4}]
     executed = nbformat.read(first.notebook, as_version=4)
-    assert any("doubled: 6.00" in out.get("text", "") for out in executed.cells[3].outputs)
+    assert any("doubled: 6.00" in out.get("text", "") for out in executed.cells[4].outputs)
     assert first.provenance["profile"] == "smoke" and first.provenance["home"] == "lessons/first_page.py"
 
     log.clear()
@@ -301,7 +301,7 @@ def test_a_failing_claim_stops_the_build_naming_home_claim_and_numbers(course):
         run.build("smoke", ["first_page"], log=lambda line: None, homes=homes.discover(docs, lessons))
     message = str(error.value)
     assert message == ("lessons/first_page.py: 1 claim(s) do not hold:\n"
-                       "  - doubling a positive number stays positive (doubled = -6) [cell 3]")
+                       "  - doubling a positive number stays positive (doubled = -6) [cell 4]")
     assert error.value.report["metrics"]["doubled"]["value"] == -6  # for the page's box
     assert not (cache.cache_dir() / "first_page").exists() or not any(
         p for p in (cache.cache_dir() / "first_page").iterdir() if not p.name.startswith("."))

@@ -190,6 +190,16 @@ class Runner:
             self.finished()
 
 
+_RUNNER: list[Runner] = []
+
+
+def runner(profile: str, log: Callable[[str], None]) -> Runner:
+    """The process's runner (made on first use)."""
+    if not _RUNNER or _RUNNER[0].profile != profile:
+        _RUNNER[:] = [Runner(profile, log)]
+    return _RUNNER[0]
+
+
 def signal_folder() -> Path:
     """The folder ``mkdocs serve`` watches for finished runs."""
     folder = cache.cache_dir() / "serve"

@@ -2,7 +2,7 @@
 
 Under ``mkdocs serve`` the mnist-course plugin (``sitebuild/plugin/runs.py``) asks
 ``status`` which homes are cached (their pages show their results), which failed and which
-are pending, and hands the pending ones to the one ``Runner`` of the process. Its thread
+are pending, and hands the pending ones to the session's one ``Runner``. Its thread
 runs them one at a time in the build's order (each in a fresh kernel, as ``mkdocs build``
 does) and, after each, touches a file in a folder the server watches: MkDocs rebuilds
 (loading the new entry from the cache) and the open pages reload. A rebuild hands it a
@@ -13,8 +13,8 @@ then finishes first.
 the others are served from the cache, or say they were not run.
 ``MNIST_TUTORIAL_FETCH=1`` first fetches the published runs (``sitebuild.share``).
 
-This module is imported once per process; the plugin's state is made afresh at each
-rebuild, so what must last across rebuilds (the runner, its progress) lives here.
+The plugin object lasts the whole ``mkdocs serve`` session (it has ``on_startup``) and
+holds the one ``Runner``; its build state is made afresh at each rebuild.
 """
 
 from __future__ import annotations
@@ -188,16 +188,6 @@ class Runner:
                 self.estimates[name] = past_wall_time(name, self.published)
         if result.fetched:
             self.finished()
-
-
-_RUNNER: list[Runner] = []
-
-
-def runner(profile: str, log: Callable[[str], None]) -> Runner:
-    """The process's runner (made on first use)."""
-    if not _RUNNER or _RUNNER[0].profile != profile:
-        _RUNNER[:] = [Runner(profile, log)]
-    return _RUNNER[0]
 
 
 def signal_folder() -> Path:

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from playwright.sync_api import expect
 
 pytest.register_assert_rewrite("browser_util")  # before the import: it is also our plugin
 
@@ -69,9 +70,11 @@ def test_serve_answers_at_once_and_the_page_fills_in_when_its_run_ends(
             assert "runs in the background: run 1 of 1" in box.inner_text()
             assert page.locator(".result-pending").count() > 0
         numbers.first.wait_for(timeout=240_000)  # no reload from here: live reload does it
-        assert page.locator(".result-pending-box").count() == 0
-        assert page.locator(".result-pending").count() == 0
-        assert page.locator("a.mnist-notebook").count() == 1  # its notebook is published now
+        # Live reload may reload the page once more (a later rebuild): wait out a page that
+        # is being replaced rather than count on a blank one.
+        expect(page.locator("a.mnist-notebook")).to_have_count(1, timeout=60_000)  # published
+        expect(page.locator(".result-pending-box")).to_have_count(0)
+        expect(page.locator(".result-pending")).to_have_count(0)
         # A page that MNIST_TUTORIAL_ONLY leaves out says so, and stays pending.
         page.goto(url + "lessons/training/")
         assert "MNIST_TUTORIAL_ONLY" in page.locator(".result-pending-box").inner_text()

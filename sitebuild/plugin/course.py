@@ -27,7 +27,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority
 
 from mnist_tutorial.config import current_profile
-from sitebuild import downloads, homes, run
+from sitebuild import background, downloads, homes, run
 from sitebuild.plugin import boxes, buttons, course_map, jupyter_fixes, results, runs, shortcodes
 from sitebuild.plugin.publishing import publish
 from sitebuild.plugin.staging import Staging
@@ -47,6 +47,7 @@ class CoursePlugin(BasePlugin[CourseConfig]):
     serving = False  # under `mkdocs serve` (on_startup)
     state: BuildState
     _staging: Staging | None = None
+    _runner: background.Runner | None = None  # runs homes behind `mkdocs serve`
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """``mkdocs serve`` serves at once and runs the homes behind the pages (with
@@ -94,6 +95,12 @@ class CoursePlugin(BasePlugin[CourseConfig]):
             self._staging = Staging()
         return self._staging.path
 
+    def runner(self) -> background.Runner:
+        """The thread that runs the homes behind ``mkdocs serve`` (one per session)."""
+        if self._runner is None or self._runner.profile != self.state.profile:
+            self._runner = background.Runner(self.state.profile, runs.serve_log.info)
+        return self._runner
+
     @event_priority(100)  # before mkdocs-jupyter turns the published notebooks into pages
     def on_files(self, files, config):
         try:
@@ -107,7 +114,8 @@ class CoursePlugin(BasePlugin[CourseConfig]):
             if page.src_uri.endswith(".md"):
                 shortcodes.check_wellformed(page.content_string, page.src_uri)
         entries, failures = runs.run_homes(self.state, found,
-                                           live_reload="--no-livereload" not in sys.argv)
+                                           live_reload="--no-livereload" not in sys.argv,
+                                           runner=self.runner)
         runs.report_failures(failures)
         publish(self.state, config, files, found, entries, failures, self.staging())
         return files

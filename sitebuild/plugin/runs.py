@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from mkdocs.exceptions import PluginError
 
@@ -29,13 +30,14 @@ def set_up_serve_log() -> None:
         serve_log.propagate = False
 
 
-def run_homes(state: BuildState, found: dict[str, homes.Home], live_reload: bool
-              ) -> tuple[dict, dict]:
-    """The cache entries of the homes that have a page, and (under serve) the failures."""
+def run_homes(state: BuildState, found: dict[str, homes.Home], live_reload: bool,
+              runner: Callable[[], background.Runner]) -> tuple[dict, dict]:
+    """The cache entries of the homes that have a page, and (under serve) the failures.
+    ``runner()``: the serve session's background runner."""
     names = [h.name for h in found.values() if h.page]
     try:
         if state.serving and live_reload:
-            return _serve(state, found, names)
+            return _serve(state, found, names, runner())
         if state.serving:  # no live reload: a page could not show a run that ends later
             return run.build_all(state.profile, names, log=log.info, homes=found, keep_going=True)
         if settings.read("ONLY"):
@@ -46,12 +48,12 @@ def run_homes(state: BuildState, found: dict[str, homes.Home], live_reload: bool
         raise PluginError(str(error)) from None
 
 
-def _serve(state: BuildState, found: dict, names: list[str]) -> tuple[dict, dict]:
+def _serve(state: BuildState, found: dict, names: list[str], runner: background.Runner
+           ) -> tuple[dict, dict]:
     """What is cached now, and the rest handed to the background runner (only what
     ``$MNIST_TUTORIAL_ONLY`` names, if set)."""
     allowed = background.only(found)
     entries, failures, pending, keys = background.status(state.profile, found, names, log.info)
-    runner = background.runner(state.profile, serve_log.info)
     runner.finished = lambda: background.touch(background.signal_folder())
     to_run = [name for name in pending if allowed is None or name in allowed]
     runner.request(found, to_run, keys)

@@ -183,8 +183,7 @@ for name, (f, f_prime) in FUNCTIONS.items():
                        float((values[name] - TORCH_FUNCTIONS[name](x)).abs().max()))
 sigmoid_prime_max = float(derivatives["sigmoid"].max())
 
-derivative_error = report.metric("derivative_error", max(errors[name] for name in NAMES),
-                                 "scientific")
+report.metric("derivative_error", max(errors[name] for name in NAMES), "scientific")
 
 # %% tags=["report"]
 report.metric("silu_error", errors["silu"], "scientific")
@@ -211,17 +210,7 @@ with plots.figure(1, 2, figsize=(9, 3.6)) as (fig, (left, right)):
     left.set_ylim(-1.5, 4.2)
     left.legend(frameon=False, loc="upper left")
     right.legend(frameon=False, loc="upper left", fontsize=8)
-    report.figure(
-        "functions", fig,
-        alt=("Two line charts over x from -4 to 4. Left: ReLU, leaky ReLU and GELU "
-             "rise like x for positive x and stay near 0 for negative x; tanh and "
-             "sigmoid flatten into horizontal S shapes. Right: their derivatives; "
-             "ReLU's jumps from 0 to 1 at 0, sigmoid's peaks at "
-             f"{sigmoid_prime_max:.2f}, tanh's at 1, and the autograd circles lie "
-             f"on the hand-written lines (largest difference {derivative_error:.0e})."),
-        caption="Five activation functions (left) and their derivatives (right), "
-                "from the formulas above; the circles are torch.autograd's "
-                "derivatives of torch's own functions.")
+    report.figure("functions", fig)
 
 # %% [markdown]
 # ## Saturation and vanishing gradients
@@ -316,10 +305,7 @@ rows = [[LABELS[name], scientific_text(first["default"][name]),
 # %% tags=["report"]
 report.table("gradients", ["activation", "default init: first layer",
                            "default init: first / last", "scaled init: first layer",
-                           "scaled init: first / last"], rows,
-             f"Norm of the loss gradient for the first layer's weights of a "
-             f"{CONFIG.depth}-layer, width-{CONFIG.width} network at initialisation, and "
-             f"its ratio to the last hidden layer's (1 = no loss on the way).")
+                           "scaled init: first / last"], rows)
 
 # %% tags=["report"]
 with plots.figure(1, 2, figsize=(9, 3.6), sharey=True) as (fig, axes):
@@ -334,18 +320,7 @@ with plots.figure(1, 2, figsize=(9, 3.6), sharey=True) as (fig, axes):
         ax.set_title(title)
     axes[0].set_ylabel("‖∂loss/∂W‖ at initialisation")
     axes[1].legend(frameon=False, fontsize=8)
-    report.figure(
-        "gradients", fig,
-        alt=(f"Two log-scale line charts of the gradient norm per layer of a "
-             f"{CONFIG.depth}-layer network. With weights scaled for the "
-             f"activation (right), ReLU's gradient stays near "
-             f"{first['scaled']['relu']:.1e} in every layer, while sigmoid's falls "
-             f"to {first['scaled']['sigmoid']:.0e} at the first layer. With the "
-             f"default initialisation (left) every curve falls towards the input, "
-             f"sigmoid's fastest, to {first['default']['sigmoid']:.0e}."),
-        caption=(f"The gradient each weight matrix receives on the first step "
-                 f"(one batch of {CONFIG.batch_size} random inputs), layer by "
-                 f"layer; log scale."))
+    report.figure("gradients", fig)
 
 # %% [markdown]
 # ## Exercise 2: how much is lost per layer?
@@ -383,14 +358,13 @@ report.check(0.15 < shrink["sigmoid"] < 0.3 and 0.8 < shrink["relu"] < 1.25,
 # %%
 mnist = load_mnist()
 start = time.perf_counter()
-accuracy, epoch_seconds, devices = {}, {}, set()
+accuracy, epoch_seconds = {}, {}
 for name in NAMES:
     runs = [train_model(dataclasses.replace(CONFIG.train, activation=name, seed=seed), mnist,
                         device=device, progress=True)
             for seed in CONFIG.seeds]
     accuracy[name] = [r.test_accuracy for r in runs]
     epoch_seconds[name] = [s for r in runs for s in r.epoch_seconds]
-    devices.update(r.device for r in runs)
 total_seconds = time.perf_counter() - start
 
 # %% tags=["report"]
@@ -438,8 +412,4 @@ rows = [[LABELS[name], report.metrics[f"mnist_{name}_accuracy"]["text"],
         for name in NAMES]
 
 # %% tags=["report"]
-report.table("mnist_comparison", ["activation", "test accuracy", "seconds per epoch"], rows,
-             f"The lesson MLP (784-1024-256-10), the final recipe shortened to "
-             f"{CONFIG.train.num_epochs} of its {TrainConfig.recipe('final').num_epochs} "
-             f"epochs; test accuracy as mean ± std over {len(CONFIG.seeds)} seed(s); "
-             f"seconds per epoch on {', '.join(sorted(devices))}.")
+report.table("mnist_comparison", ["activation", "test accuracy", "seconds per epoch"], rows)

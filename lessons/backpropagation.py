@@ -218,8 +218,7 @@ report.metric("max_check_error", max_check_error, "scientific", 3)
 report.table("checks", ["batch", "inputs", "hidden", "classes", "parameters",
                         "largest relative difference from autograd"],
              [[*s, format_value(s[1] * s[2] + s[2] + s[2] * s[3] + s[3], "count"),
-               scientific_text(error)] for s, _, error in checks],
-             "Hand-written backward pass against torch.autograd, float64")
+               scientific_text(error)] for s, _, error in checks])
 report.check(all(loss_error <= 1e-12 for _, loss_error, _ in checks),
              "the hand-written loss equals autograd's to within 1e-12 (relative), every shape")
 report.check(max_check_error <= CONFIG.tolerance,
@@ -280,18 +279,7 @@ with plots.figure(figsize=(9.5, 4.0)) as (fig, ax):
             "and read again by the backward pass", fontsize=8, color="#2e7d32")
     ax.text(10.25, middle, "backward:\nright to left", fontsize=8, color="#e65100",
             ha="right", va="center")
-    report.figure(
-        "graph", plots.to_svg(fig),
-        alt=("Computational graph of the two-layer network. Top row, left to right "
-             "(forward): X, Z1 = X W1 + b1, H = relu(Z1), logits = H W2 + b2, "
-             "L = cross-entropy, with the parameters feeding in from above. Middle "
-             "row, right to left (backward): dL/dlogits = (softmax − one-hot)/B, "
-             "dL/dH = dL/dlogits W2ᵀ, dL/dZ1 = dL/dH times [Z1 > 0]. Bottom row: "
-             "dL/dW2 = Hᵀ dL/dlogits and dL/dW1 = Xᵀ dL/dZ1. Green frames mark the "
-             "forward values X, Z1 and H that the backward pass reads again."),
-        caption="The network as a computational graph: forward (blue), backward "
-                "(orange), and the cached forward values that the backward pass "
-                "reads (green).")
+    report.figure("graph", plots.to_svg(fig))
 
 # %% [markdown]
 # ## The alternative: finite differences
@@ -420,11 +408,7 @@ report.table(
       f"{r['bp_seconds'] * 1e3:.2f}", f"{r['bp_seconds'] / r['forward_seconds']:.1f}",
       f"{r['backward_seconds'] / r['forward_seconds']:.1f}", count(round(r["fd_seconds"] * 1e3)),
       f"{count(round(r['fd_seconds'] / r['bp_seconds']))}×",
-      scientific_text(r["fd_error"])] for r in rows],
-    f"CPU time for one gradient of a {CONFIG.d_in} → hidden → {CONFIG.num_classes} network "
-    f"on a batch of {CONFIG.batch_size}, one thread; every parameter measured, nothing "
-    f"extrapolated. Backprop is one forward and one backward pass; a forward pass is the "
-    f"network and the loss, what finite differences repeat")
+      scientific_text(r["fd_error"])] for r in rows])
 
 num_params = [r["parameters"] for r in rows]
 with plots.figure(1, 2, figsize=(9, 3.6)) as (fig, (ax1, ax2)):
@@ -446,17 +430,7 @@ with plots.figure(1, 2, figsize=(9, 3.6)) as (fig, (ax1, ax2)):
         ax.set_xlabel("parameters (log scale)")
         ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
-    report.figure(
-        "timing", plots.to_svg(fig),
-        alt=(f"Two log-log plots against the parameter count "
-             f"({', '.join(count(n) for n in num_params)}). Left: CPU time per gradient; "
-             f"finite differences grow with the parameter count, up to "
-             f"{large['fd_seconds']:.2f} s, while backpropagation takes "
-             f"{small['bp_seconds'] * 1e3:.2f} to {large['bp_seconds'] * 1e3:.2f} ms. "
-             f"Right: forward passes per gradient, 2 per parameter (up to "
-             f"{count(large['fd_passes'])}) against 1."),
-        caption="One gradient by finite differences and by backpropagation, measured "
-                "at every size (CPU time, one thread).")
+    report.figure("timing", plots.to_svg(fig))
 
 # %% [markdown]
 # ## Exercise 1: weight decay

@@ -101,7 +101,7 @@ def mean_std_text(values, scale=1.0, digits=2, suffix=""):
             f"{statistics.pstdev(values) * scale:.{digits}f}{suffix}").replace(" ", "\u00a0")
 
 
-rows, acc, sec, val_acc = [], {}, {}, {}
+rows, sec, val_acc = [], {}, {}
 for batch_size, seed_runs in runs.items():
     epoch_s = [s for r in seed_runs for s in r.epoch_seconds]
     val_acc[batch_size] = [r.epoch_val_accuracy[-1] for r in seed_runs]
@@ -110,8 +110,7 @@ for batch_size, seed_runs in runs.items():
                  format_value(train_size / statistics.fmean(epoch_s), "count"),
                  mean_std_text([r.epoch_val_loss[-1] for r in seed_runs], digits=3),
                  mean_std_text(val_acc[batch_size], 100, 2, "\u00a0%")])
-    acc[batch_size] = report.metric(f"val_accuracy_{batch_size}", val_acc[batch_size],
-                                    "percent", 2)
+    report.metric(f"val_accuracy_{batch_size}", val_acc[batch_size], "percent", 2)
     sec[batch_size] = report.metric(f"seconds_per_epoch_{batch_size}",
                                     statistics.fmean(epoch_s), "seconds", 2)
 
@@ -122,11 +121,7 @@ report.table(
     "summary",
     ["batch size", "steps per epoch", "seconds per epoch", "images per second",
      "validation loss", "validation accuracy"],
-    rows,
-    f"{num_epochs} epoch{'s' if num_epochs != 1 else ''} on {format_value(train_size, 'count')} "
-    f"training images, Adam at a constant lr {CONFIG.train.lr:g}; validation after the last "
-    f"epoch; mean ± std over {len(CONFIG.seeds)} seeds. Times measured when this page was "
-    "built.")
+    rows)
 
 # %% [markdown]
 # ## What the page claims
@@ -234,11 +229,7 @@ report.table(
     ["batch size", "steps in the first epoch", "mean step ÷ full step (lr·√P)",
      "distance travelled in the first epoch", f"distance from the initial weights after "
      f"{num_epochs} epoch{'s' if num_epochs != 1 else ''}"],
-    update_rows,
-    f"Norms of weight changes (L2, all {count_parameters(runs[small][0].net):,} parameters). "
-    f"Steps: seed {one_epoch.seed}, first epoch, recorded around every optimizer.step(); "
-    f"distance from the initial weights: the runs above, mean over {len(CONFIG.seeds)} "
-    f"seeds.")
+    update_rows)
 report.check(all(0 < r <= 1.05 for r in step_ratio.values()),
              "no batch size's mean Adam step is longer than a full step lr·√P")
 if CONFIG.check_claims:
@@ -274,16 +265,4 @@ with plots.figure(1, 2, figsize=(9.5, 3.8), layout="constrained") as (fig, (left
     right.set_xlabel("training time (seconds, cumulative)")
     right.set_ylabel("validation loss (log scale)")
     right.set_title("after each epoch", fontsize=9)
-    report.figure(
-        "curves", fig,
-        alt=(f"Two charts. Left: training loss against examples seen (up to "
-             f"{train_size * num_epochs:,}) for batch sizes "
-             f"{', '.join(map(str, CONFIG.batch_sizes))}; batch {large} ends highest, at "
-             f"{last_epoch_loss[large]:.3f} in its last epoch, batch {small} at "
-             f"{last_epoch_loss[small]:.3f}. Right: validation loss against training time; "
-             f"batch {small} ends at {acc[small]:.1%} validation accuracy after "
-             f"{sec[small] * num_epochs:.0f} s, batch {large} at {acc[large]:.1%} after "
-             f"{sec[large] * num_epochs:.0f} s."),
-        caption=(f"Left: training loss on a common axis, examples seen, mean ± std over "
-                 f"{len(CONFIG.seeds)} seeds. Right: validation loss after each epoch against "
-                 "the time spent training (mean ± std)."))
+    report.figure("curves", fig)

@@ -132,14 +132,7 @@ with plots.figure(1, 2, figsize=(8, 3.4), sharey=True) as (fig, axes):
         ax.set_xlabel(label)
         ax.legend(frameon=False, loc="upper left")
     axes[0].set_ylabel("price (thousand €)")
-    report.figure(
-        "houses", fig,
-        alt=(f"Two scatter plots of {CONFIG.num_houses} synthetic houses with the "
-             f"least-squares line. Left, price against size: the line follows "
-             f"the points, R² = {r2_size:.2f}. Right, price against age: the points "
-             f"form a U and the line cuts across it, R² = {r2_age:.2f}."),
-        caption="The best straight line, fitted by least squares, on a linear "
-                "relation (left) and a U-shaped one (right).")
+    report.figure("houses", fig)
 
 # %% [markdown]
 # ## Classification: one straight boundary
@@ -191,14 +184,7 @@ report.figure(
     regions_figure([nets["linear"], nets["mlp"]],
                    [f"linear classifier: {acc['linear']:.1%} test accuracy",
                     f"MLP 2-{CONFIG.hidden}-{CONFIG.hidden}-2: {acc['mlp']:.1%} test accuracy"],
-                   X_test, y_test),
-    alt=(f"Two panels of the two-moons test set coloured by the predicted "
-         f"class. Left, the linear classifier splits the plane with one "
-         f"straight line and gets {acc['linear']:.1%} right. Right, the MLP's "
-         f"boundary curves between the moons and gets {acc['mlp']:.1%} right."),
-    caption=(f"Decision regions on {CONFIG.num_points} held-out points: "
-             f"a straight line against a small ReLU MLP, both trained with "
-             f"full-batch Adam for {CONFIG.num_steps} steps."))
+                   X_test, y_test))
 
 # %% [markdown]
 # ## Pixels: one template per digit
@@ -260,17 +246,7 @@ with plots.figure(2, 5, figsize=(8, 3.6)) as (fig, axes):
         ax.set_title(f"digit {digit}")
         ax.set_axis_off()
     fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
-    report.figure(
-        "templates", fig,
-        alt=(f"Ten 28 by 28 heat maps, one per digit 0 to 9: the weights of a "
-             f"linear classifier trained on {len(y_mnist):,} MNIST images "
-             f"({test_acc:.1%} test accuracy). Red pixels add to the digit's "
-             f"score, blue pixels subtract; in several maps, 0 and 1 most "
-             f"clearly, the red pixels trace the shape of the digit."),
-        caption=(f"The ten rows of the weight matrix of a linear classifier on "
-                 f"pixels, drawn as images (red: positive, blue: negative), after "
-                 f"{CONFIG.mnist_steps} steps of full-batch gradient descent from zero on "
-                 f"{len(y_mnist):,} images."))
+    report.figure("templates", fig)
 
 # %% [markdown]
 # ## Exercise 1: a straight line through a U
@@ -328,9 +304,7 @@ rows = [[width, 5 * width + 2,  # (2 w + w) for layer 1, (2 w + 2) for layer 2
          format_value(sweep_mean[width], "percent", 1,
                       statistics.pstdev(sweep[width]) if len(sweep[width]) > 1 else None)]
         for width in CONFIG.widths]
-report.table("width_sweep", ["hidden width", "parameters", "test accuracy"], rows,
-             f"One hidden ReLU layer on two moons, {len(CONFIG.sweep_seeds)} seed(s) "
-             f"per width (mean ± std).")
+report.table("width_sweep", ["hidden width", "parameters", "test accuracy"], rows)
 widest, narrowest = max(CONFIG.widths), min(CONFIG.widths)
 
 # %% tags=["report"]
@@ -347,13 +321,7 @@ drawn = CONFIG.num_points // 4
 for width, net in sweep_nets.items():
     units = f"{width} hidden unit{'s' if width > 1 else ''}"
     accuracy_text = f"{sweep[width][0]:.1%}"
-    report.figure(
-        f"boundary_{width}",
-        regions_figure([net], [f"{units}: {accuracy_text} test accuracy"],
-                       X_test[:drawn], y_test[:drawn]),
-        alt=(f"Two-moons test points on the plane coloured by the class that a network "
-             f"with one hidden layer of {units} predicts (seed {CONFIG.sweep_seeds[0]}); "
-             f"it gets {accuracy_text} of the {CONFIG.num_points} test points right."),
-        caption=(f"Decision regions of one hidden ReLU layer of {units} (seed "
-                 f"{CONFIG.sweep_seeds[0]}), with {drawn} of the {CONFIG.num_points} test "
-                 f"points; the accuracy counts them all."))
+    report.metric(f"boundary_{width}_accuracy", sweep[width][0], "percent", 1)
+    report.figure(f"boundary_{width}",
+                  regions_figure([net], [f"{units}: {accuracy_text} test accuracy"],
+                                 X_test[:drawn], y_test[:drawn]))

@@ -186,9 +186,7 @@ report.table(
      [f"CNN, {CONFIG.cnn.channels[0]} and {CONFIG.cnn.channels[1]} channels, "
       f"{CONFIG.cnn.kernel_size} × {CONFIG.cnn.kernel_size} kernels, "
       f"{CONFIG.cnn.hidden} hidden units",
-      format_value(cnn_params, "count"), format_value(cnn_macs, "count")]],
-    "The two networks' sizes: weights and biases, and multiply-adds of the convolution "
-    "and linear layers for one 28 × 28 image.")
+      format_value(cnn_params, "count"), format_value(cnn_macs, "count")]])
 
 # %% [markdown]
 # ## Memory layout
@@ -274,10 +272,7 @@ report.metric("shuffle_cnn_shuffled", short["CNN", True], "percent", 2)
 report.table(
     "shuffled", ["network", "test accuracy, pixels in place", "test accuracy, pixels shuffled"],
     [[name, format_value(short[name, False], "percent", 2),
-      format_value(short[name, True], "percent", 2)] for name in ("MLP", "CNN")],
-    f"{CONFIG.shuffle_cnn.num_epochs} epoch on "
-    f"{format_value(CONFIG.shuffle_cnn.train_size, 'count')} training images, one-cycle Adam; "
-    "the same permutation of the 784 pixel positions for training and test images.")
+      format_value(short[name, True], "percent", 2)] for name in ("MLP", "CNN")])
 if CONFIG.full_claims:
     mlp_change = short["MLP", True] - short["MLP", False]
     cnn_change = short["CNN", True] - short["CNN", False]

@@ -82,8 +82,7 @@ files = [[name, format_value((folder / name).stat().st_size, "count"), f"{SHA256
          for name in SHA256]
 
 # %% tags=["report"]
-report.table("files", ["file", "bytes", "SHA-256 (first 16 hex digits)"], files,
-             f"The four files in MNIST/{folder.name}/, each checked against its SHA-256.")
+report.table("files", ["file", "bytes", "SHA-256 (first 16 hex digits)"], files)
 
 # %% [markdown]
 # ## Training, validation and test
@@ -137,15 +136,9 @@ def sample_grid(images, labels, rows: int, cols: int) -> str:
 
 n = CONFIG.num_samples
 sample_labels = mnist.train_labels[train_idx[:n]]  # (n,)
-labels_text = ", ".join(str(int(v)) for v in sample_labels)
 
 # %% tags=["report"]
-report.figure(
-    "samples", sample_grid(mnist.train_images[train_idx[:n]], sample_labels, 3, n // 3),
-    alt=(f"A grid of the first {n} training images, handwritten digits in dark ink on "
-         f"white, each titled with its label: {labels_text}."),
-    caption=f"The first {n} images of the training split, with their labels (raw pixels, "
-            f"before normalisation).")
+report.figure("samples", sample_grid(mnist.train_images[train_idx[:n]], sample_labels, 3, n // 3))
 
 # %% [markdown]
 # ## Class balance
@@ -185,20 +178,10 @@ report.metric("commonest_digit", commonest, "count")
 report.metric("commonest_count", train_counts[commonest], "count")
 report.table("class_counts", ["digit", "training", "validation", "test"],
              [[d, counts["training"][d], counts["validation"][d], counts["test"][d]]
-              for d in range(10)],
-             "Images per digit in each part of the data.")
-
-shares = [c / sum(per_digit) for per_digit in counts.values() for c in per_digit]
+              for d in range(10)])
 
 # %% tags=["report"]
-report.figure(
-    "class_balance", balance_chart(counts),
-    alt=(f"Bar chart of the share of each digit in the training, validation and test "
-         f"images; every share lies between {100 * min(shares):.1f} % and "
-         f"{100 * max(shares):.1f} %, close to the 10 % line. In the training split digit "
-         f"{commonest} is the most frequent ({train_counts[commonest]:,} images) and digit "
-         f"{rarest} the rarest ({train_counts[rarest]:,})."),
-    caption="Share of each digit in the three parts of the data.")
+report.figure("class_balance", balance_chart(counts))
 
 # %% [markdown]
 # ## Normalisation
@@ -279,8 +262,7 @@ order = {"train": [first_labels(train_loader) for _ in range(2)],
 # %% tags=["report"]
 report.table("loader_order",
              ["loader", "shuffle", "first 8 labels, epoch 1", "first 8 labels, epoch 2"],
-             [["training", "True", *order["train"]], ["test", "False", *order["test"]]],
-             "The first batch of two passes over each loader.")
+             [["training", "True", *order["train"]], ["test", "False", *order["test"]]])
 report.check(order["train"][0] != order["train"][1] and order["test"][0] == order["test"][1],
              "the training loader gives a new order every epoch, the test loader the stored one")
 

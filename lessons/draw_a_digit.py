@@ -340,9 +340,7 @@ for name, raw in conditions.items():
     print(f"{name}: raw {accuracy[name][0]:.2%}, preprocessed {accuracy[name][1]:.2%}")
 report.table("preprocessing", ["test digits", "accuracy as they are", "after preprocess()"],
              [[name, f"{100 * a:.1f}\u00a0%", f"{100 * b:.1f}\u00a0%"]
-              for name, (a, b) in accuracy.items()],
-             f"Accuracy of the exported network on the {num_test:,} test digits, moved or "
-             f"shrunk, before and after MNIST's preprocessing.")
+              for name, (a, b) in accuracy.items()])
 (mnist_raw, mnist_fixed), *moved = accuracy.values()
 worst_raw = min(a for a, _ in moved)
 worst_fixed = min(b for _, b in moved)
@@ -396,16 +394,7 @@ fixed = np.stack([preprocess(x) for x in raw])
 probs_raw, probs_fixed = page_probs(raw), page_probs(fixed)
 
 # %% tags=["report"]
-report.figure(
-    "before_after", before_after_figure(raw, fixed, probs_raw, probs_fixed),
-    alt=("Six test digits at half size in random places (top row) and the same digits after "
-         "preprocessing (bottom row), each titled with the network's guess. True digits: "
-         f"{', '.join(map(str, labels[:6]))}; guesses as drawn: "
-         f"{', '.join(str(p.argmax()) for p in probs_raw)}; after preprocessing: "
-         f"{', '.join(str(p.argmax()) for p in probs_fixed)}."),
-    caption=("Top: test digits shrunk to half size and placed anywhere, as a small drawing in "
-             "a corner would be. Bottom: the same after preprocess(). Titles: the network's "
-             "guess and its probability."))
+report.figure("before_after", before_after_figure(raw, fixed, probs_raw, probs_fixed))
 
 # %% [markdown]
 # ## What the page loads

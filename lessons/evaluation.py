@@ -209,9 +209,7 @@ report.table("grad_modes",
               "then used in autograd"],
              [[name, str(y_hat.requires_grad), str(y_hat.is_inference()),
                f"RuntimeError: {error}" if (error := use_in_autograd(y_hat)) else "accepted"]
-              for name, y_hat in cases.items()],
-             "The first test batch through the network under each mode, then multiplied by "
-             "a weight that needs a gradient and backpropagated (use_in_autograd).")
+              for name, y_hat in cases.items()])
 inference_error = use_in_autograd(y_hat_inference)
 
 # %% tags=["report"]
@@ -308,21 +306,14 @@ report.check(num_errors == 0 or top3_share >= 2 * 3 / 90,
              "the three most frequent confusions hold more than twice their even share "
              "(3 of 90 cells) of the mistakes")
 report.table("most_confused", ["true digit", "predicted as", "test images"],
-             [[t, p, c] for t, p, c in confused], "The three most frequent confusions.")
+             [[t, p, c] for t, p, c in confused])
 
 # %%
 per_class = per_class_accuracy(cm)  # (10,)
 worst, best = int(per_class.argmin()), int(per_class.argmax())
 
 # %% tags=["report"]
-report.figure(
-    "confusion_matrix", confusion_figure(cm),
-    alt=(f"Confusion matrix, true digit by row, predicted digit by column: {num_correct:,} of "
-         f"{num_test:,} test images lie on the diagonal. The largest off-diagonal cell is true "
-         f"{top_true} predicted as {top_pred} ({top_count} images); digit {worst} has the lowest "
-         f"accuracy ({per_class[worst].item():.1%})."),
-    caption=("Confusion matrix of the test set: row = true digit, column = predicted digit, "
-             "colour on a log scale."))
+report.figure("confusion_matrix", confusion_figure(cm))
 
 
 # %% [markdown]
@@ -346,7 +337,7 @@ for d in range(10):
 # %% tags=["report"]
 report.table("per_class",
              ["digit", "test images", "correct", "accuracy", "most frequent wrong guess (count)"],
-             rows, "Per-class accuracy on the test set (one model, seed 0).")
+             rows)
 
 
 # %% [markdown]
@@ -377,15 +368,9 @@ wrong = misclassified(y, y_pred, CONFIG.num_mistakes)
 confidence = probs[wrong].max(dim=1).values  # the probability of each wrong answer
 report.metric("num_mistakes_shown", len(wrong), "count")
 report.metric("low_confidence_mistakes", int((confidence < 0.9).sum()), "count")
-shown = ", ".join(f"{int(y[i])} as {int(y_pred[i])}" for i in wrong)
 
 # %% tags=["report"]
-report.figure(
-    "mistakes", mistakes_figure(images[wrong], y[wrong], y_pred[wrong], confidence),
-    alt=(f"The first {len(wrong)} misclassified test digits, each titled with its true label, "
-         f"the predicted label and the model's probability for it. True as predicted: {shown}."),
-    caption=("The first misclassified test images in test-set order: true → predicted digit, "
-             "and the probability the model gave its (wrong) answer."))
+report.figure("mistakes", mistakes_figure(images[wrong], y[wrong], y_pred[wrong], confidence))
 
 # %% [markdown]
 # ## Try it

@@ -123,9 +123,7 @@ for depth in CONFIG.depths:
     check_rows.append([depth, " → ".join(map(str, sizes)), f"{scale:.2f}", scientific_text(error)])
 
 # %% tags=["report"]
-report.table("check", ["linear layers", "sizes", "largest |output|", "largest difference"],
-             check_rows, "A stack of nn.Linear layers against its collapse, in float64, "
-                         "on 256 random inputs.")
+report.table("check", ["linear layers", "sizes", "largest |output|", "largest difference"], check_rows)
 report.metric("max_error", max(errors), "scientific")
 report.metric("max_depth", max(CONFIG.depths), "count")
 report.check(max(errors) < CONFIG.tolerance,
@@ -184,22 +182,13 @@ rows = [[name, format_value(count_parameters(nets[name]), "count"),
         for name in models]
 
 # %% tags=["report"]
-report.table("moons", ["network", "parameters", "test accuracy"], rows,
-             f"Two moons, full-batch Adam for {CONFIG.num_steps} steps, "
-             f"mean ± std over {len(CONFIG.seeds)} seed(s).")
+report.table("moons", ["network", "parameters", "test accuracy"], rows)
 
 # %% tags=["report"]
 report.figure(
     "regions",
     regions_figure([nets[DEEP], nets[RELU]],
-                   [f"{DEEP}: {acc[DEEP][0]:.1%}", f"{RELU}: {acc[RELU][0]:.1%}"], X_test, y_test),
-    alt=(f"Two panels of the two-moons test set coloured by predicted class. Left, the "
-         f"{CONFIG.num_layers}-layer linear network still splits the plane "
-         f"with one straight line ({acc[DEEP][0]:.1%} correct). Right, the same network "
-         f"with ReLUs bends its boundary around the moons ({acc[RELU][0]:.1%} correct)."),
-    caption=(f"Decision regions of two {CONFIG.num_layers}-layer networks of the same shape "
-             f"({' → '.join(map(str, deep_sizes))}), seed {CONFIG.seeds[0]}: without and with "
-             f"ReLU between the layers."))
+                   [f"{DEEP}: {acc[DEEP][0]:.1%}", f"{RELU}: {acc[RELU][0]:.1%}"], X_test, y_test))
 
 # %% [markdown]
 # ## Exercise 1: a bottleneck caps the rank

@@ -218,23 +218,9 @@ report.check(sum(layer["weights"] + layer["biases"] for layer in layers) == coun
              "the per-layer parameter counts of the diagram sum to the model's total")
 report.metric("depth", len(layers), "count")
 report.metric("hidden_units", sum(layer["n_out"] for layer in layers[:-1]), "count")
-counts = ", ".join(f"{format_value(layer['weights'] + layer['biases'], 'count')} in layer {i}"
-                   for i, layer in enumerate(layers, start=1))
 
 # %% tags=["report"]
-report.figure(
-    "network", network_diagram(layers),
-    alt=(f"Diagram of the MLP as four columns of circles, five drawn per layer and the rest "
-         f"shown as dots: an input layer of {layers[0]['n_in']} pixels, hidden layers of "
-         + " and ".join(str(layer["n_out"]) for layer in layers[:-1])
-         + f" {layers[0]['activation']} units, and an output layer of {layers[-1]['n_out']} "
-         f"logits, one per digit. "
-         f"Grey edges are weights, dashed orange edges from a constant 1 are biases. "
-         f"Parameters per layer: {counts}; depth {len(layers)}, "
-         f"{format_value(count_parameters(net), 'count')} parameters in all."),
-    caption=("The lesson MLP with its parts named. Every unit is connected to every unit of "
-             "the next layer; only five units per layer are drawn. The widths and parameter "
-             "counts are read from the nn.Module itself."))
+report.figure("network", network_diagram(layers))
 
 # %% [markdown]
 # ## `net(X)`, not `net.forward(X)`
@@ -286,8 +272,7 @@ def parameters_from_sizes(sizes):
 sizes = [28 * 28, *CONFIG.hidden, 10]
 rows = [[name, " × ".join(map(str, p.shape)), format_value(p.numel(), "count")]
         for name, p in net.named_parameters()]
-report.table("parameters", ["parameter", "shape", "numbers"], rows,
-             "Every tensor that net.parameters() hands to the optimiser.")
+report.table("parameters", ["parameter", "shape", "numbers"], rows)
 total = report.metric("parameters", count_parameters(net), "count")
 report.metric("num_tensors", len(rows), "count")
 per_layer = [layer["weights"] + layer["biases"] for layer in layers]
@@ -326,9 +311,7 @@ report.metric("logit_max", y_hat.max().item(), digits=2)
 report.metric("max_probability", probs.max().item(), digits=3)
 report.metric("initial_loss", loss, digits=3)
 report.table("logits", ["digit", "logit", "softmax probability"],
-             [[d, f"{y_hat[0, d]:+.3f}", f"{probs[0, d]:.3f}"] for d in range(10)],
-             f"The untrained network's output for the first test image (a {int(y[0])}), "
-             f"seed {CONFIG.seed}.")
+             [[d, f"{y_hat[0, d]:+.3f}", f"{probs[0, d]:.3f}"] for d in range(10)])
 
 # %% [markdown]
 # ## Try it

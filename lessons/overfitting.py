@@ -128,15 +128,4 @@ with plots.figure(1, 2, figsize=(9.5, 3.6), layout="constrained") as (fig, (left
                    label=f"early stopping waits until epoch {stop_epoch}")
         ax.set_xlabel("epoch")
         ax.legend(frameon=False, fontsize=8)
-    report.figure(
-        "curves", fig,
-        alt=(f"Two charts over {num_epochs} epochs of training on "
-             f"{CONFIG.train.train_size:,} images. Left: the training loss falls to "
-             f"{train_loss[-1]:.4f}; the validation loss is lowest, {val_loss[b]:.3f}, at "
-             f"epoch {best_epoch} (dashed line) and then rises to {val_loss[-1]:.3f}. Right: "
-             f"validation accuracy, {val_accuracy[b]:.1%} at epoch {best_epoch} and "
-             f"{val_accuracy[-1]:.1%} at the end."),
-        caption=(f"Training and validation loss after every epoch (left) and validation "
-                 f"accuracy (right). Dashed: the epoch with the lowest validation loss; "
-                 f"shaded: the {CONFIG.patience} epochs early stopping waits for a new best "
-                 f"before it stops."))
+    report.figure("curves", fig)

@@ -333,13 +333,7 @@ for technique in CONFIG.techniques:
 # %% tags=["report"]
 report.table("comparison", ["technique", "setting", "validation accuracy",
                             "vs baseline (points)", "training accuracy",
-                            "train − validation gap (points)", "epochs"], rows,
-             f"The lesson MLP on {CONFIG.train.train_size:,} training images, batch size "
-             f"{CONFIG.train.batch_size}, Adam(W) at lr {CONFIG.train.lr:g}, up to "
-             f"{CONFIG.train.num_epochs} epochs; accuracies on the {len(compare):,} "
-             f"validation images kept for the comparison, mean ± std over "
-             f"{len(CONFIG.seeds)} seeds. The gap is training minus validation accuracy, "
-             f"both in eval() mode.")
+                            "train − validation gap (points)", "epochs"], rows)
 
 # %% [markdown]
 # ## The test set, once
@@ -538,20 +532,4 @@ with plots.figure(1, 2, figsize=(10, 3.8), layout="constrained") as (fig, (left,
     right.set_xlabel("validation accuracy (%)")
     right.set_title("each seed (dots), mean ± std (bar)", fontsize=9)
     right.legend(frameon=False, fontsize=8, loc="lower right")
-    report.figure(
-        "comparison", fig,
-        alt=("Two charts. Left: validation loss after each of "
-             f"{CONFIG.train.num_epochs} epochs for "
-             + ", ".join(CONFIG.figure_techniques)
-             + f"; the baseline's is lowest at epoch {mean(BASE, 'best_epoch'):.0f} on "
-             f"average and then rises to {statistics.fmean(r.val_loss[-1] for r in runs[BASE]):.2f}"
-             ". Right: accuracy on the comparison's validation images, every seed, for "
-             "each technique: "
-             + "; ".join(f"{name} {pm(name, 'val', digits=2)}" for name in names) + "."),
-        caption=(f"Left: loss on the {len(watch):,} validation images that watch every "
-                 f"epoch, mean ± std over {len(CONFIG.seeds)} seeds (the L2 penalty and early "
-                 f"stopping are left out for legibility; early stopping follows the baseline "
-                 f"until it stops). Right: "
-                 f"accuracy on the {len(compare):,} validation images kept for the "
-                 f"comparison, one dot per seed, the bar mean ± std; dashed, the baseline's "
-                 f"mean."))
+    report.figure("comparison", fig)

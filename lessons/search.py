@@ -440,20 +440,14 @@ report.table(
     "searches", ["search", "trials", "compute (GFLOP)", "training seconds",
                  "best validation accuracy"],
     [[method, len(trials), f"{used[method]:.1f}", f"{seconds[method]:.1f}",
-      format_value(best_of[method].value, "percent", 2)] for method, trials in searches.items()],
-    f"The three searches at the grid's compute ({budget:.1f} GFLOP of training). Optuna's "
-    f"seconds add up its {NUM_WORKERS} workers, which trained at the same time.")
+      format_value(best_of[method].value, "percent", 2)] for method, trials in searches.items()])
 report.table(
     "trials", ["search", "trial", "lr", "width", "batch size", "GFLOP",
                "validation accuracy", "seconds"],
     [[method if method != "Optuna" else f"Optuna ({sampled_by[t.number]})",
       t.number, *params_text(t.params), f"{cost(t.params):.1f}",
       format_value(t.value, "percent", 2), f"{t.seconds:.1f}"]
-     for method, trials in searches.items() for t in trials],
-    f"Every trial: one epoch on {CONFIG.trial.train_size:,} training images, "
-    "constant learning rate, scored on the validation images. Optuna's trials are numbered "
-    "in the order its workers asked for them; a number missing is where a worker stopped, "
-    "the trial it drew being over its budget.")
+     for method, trials in searches.items() for t in trials])
 
 # %% [markdown]
 # How many learning rates each search tried, and how much each hyperparameter matters:
@@ -521,17 +515,7 @@ def best_so_far_figure(searches: dict[str, list[Trial]], cost: Callable[[dict], 
         return plots.to_svg(fig)
 
 # %% tags=["report"]
-report.figure(
-    "best_so_far", best_so_far_figure(searches, cost, budget),
-    alt=(f"Two charts. Left: best validation accuracy against the compute spent, up to the "
-         f"budget of {budget:.1f} GFLOP; grid search ends at {best_of['grid'].value:.2%}, "
-         f"random search at {best_of['random'].value:.2%}, Optuna at "
-         f"{best_of['Optuna'].value:.2%}. Right: validation accuracy of every trial against "
-         f"its learning rate (log scale): the grid tries {distinct_lr['grid']} learning "
-         f"rates, random search {distinct_lr['random']}, Optuna {distinct_lr['Optuna']}."),
-    caption=("Left: the best validation accuracy found so far against the compute spent "
-             "(dotted: the budget; grid trials in the grid's order, Optuna's in the order "
-             "they were asked for). Right: every trial, by learning rate."))
+report.figure("best_so_far", best_so_far_figure(searches, cost, budget))
 
 # %% [markdown]
 # The winner, retrained on all training images: the only test-set evaluation of the search.
@@ -567,7 +551,4 @@ report.table(
     "winner", ["found by", "lr", "width", "batch size", "validation accuracy (trial)",
                "test accuracy (retrained)"],
     [[winner, *params_text(best.params), format_value(best.value, "percent", 2),
-      format_value(final.test_accuracy, "percent", 2)]],
-    f"The best trial of the three searches, retrained for {CONFIG.retrain_epochs} epoch(s) "
-    f"on {format_value(CONFIG.retrain_size or 50_000, 'count')} training images; the only "
-    "test-set evaluation of the search.")
+      format_value(final.test_accuracy, "percent", 2)]])

@@ -262,13 +262,7 @@ report.table(
     + [[name, "same steps", "–", f"{slowdown[name]:.2f}\u00a0× the first epoch's", "–"]
        for name in speed_only]
     + [[f"{other_precision} instead of {precision}", "same steps", "–",
-        f"{other_precision_slowdown:.2f}\u00a0× per step", "–"]],
-    f"Validation accuracy after the last epoch and training seconds (measuring off the "
-    f"clock), mean ± std over {len(CONFIG.seeds)} seeds for the recipe, {len(CONFIG.ablation_seeds)} "
-    f"for each change to the training; a change to the speed only is timed on the first "
-    f"epoch of seed {CONFIG.seeds[0]} (against the recipe's first epoch), the other "
-    f"precision on {CONFIG.precision_steps} steps. Times measured when this page was built, "
-    f"on its machine.")
+        f"{other_precision_slowdown:.2f}\u00a0× per step", "–"]])
 
 # Room between the panels for the right one's labels.
 with plots.figure(1, 2, figsize=(10, 3.8), gridspec_kw={"wspace": 0.8}) as (fig, (left, right)):
@@ -291,17 +285,7 @@ with plots.figure(1, 2, figsize=(10, 3.8), gridspec_kw={"wspace": 0.8}) as (fig,
     right.set(xlabel="training seconds",
               title="Each change, and the validation accuracy it ends at")
     right.set_xlim(0, 1.3 * max(seconds))
-    report.figure(
-        "speedrun", fig,
-        alt="Left: validation accuracy against training seconds on a log scale, one point per "
-            "epoch, for the seed notebook's recipe (up to the epoch that reaches 97.5 %) and "
-            "the speedrun recipe, with a dashed line at 98 % and a dotted one at 97.5 %. "
-            "Right: horizontal bars of the training time of the recipe and of "
-            "each ablation, labelled with the validation accuracy each ends at.",
-        caption="Left: the seed notebook's recipe, up to the epoch that reaches 97.5 % (its "
-                "epochs counted on the in-memory pipeline, each costing one epoch of its "
-                "DataLoader), against the speedrun recipe (seed 0). "
-                "Right: the recipe and each change to it, mean over the seeds.")
+    report.figure("speedrun", fig)
 
 # %% [markdown]
 # ## The numbers the page quotes

@@ -63,8 +63,7 @@ schedules = {"constant": "constant", "onecycle": "one-cycle (lr is the peak)"}
 # %% tags=["report"]
 report.table("softmax_recipes", ["recipe", "epochs", "batch size", "lr", "learning-rate schedule"],
              [[name, r["num_epochs"], r["batch_size"], f"{r['lr']:g}", schedules[r["schedule"]]]
-              for name, r in RECIPES.items()],
-             "The two training recipes (mnist_tutorial/config.py).")
+              for name, r in RECIPES.items()])
 
 # %% [markdown]
 # ## Adam's update, by hand
@@ -147,7 +146,7 @@ def train_seeds(config, recipe, seeds, mnist, device):
 # --8<-- [end:train_seeds]
 
 
-def record_runs(report, runs, label, prefix=""):
+def record_runs(report, runs, prefix=""):
     """Record the metrics and loss figure of one recipe's runs."""
     test_acc = [r.test_accuracy for r in runs]
     first = statistics.fmean(r.step_loss[0] for r in runs)
@@ -166,16 +165,9 @@ def record_runs(report, runs, label, prefix=""):
     report.metric(f"{prefix}num_epochs", num_epochs, "count")
     report.metric(f"{prefix}num_seeds", len(runs), "count")
     report.metric(f"{prefix}parameters", count_parameters(runs[0].net), "count")
-    epochs = f"{num_epochs} epoch{'s' if num_epochs > 1 else ''}"
-    report.figure(
-        f"{prefix}loss_curve",
-        plots.loss_curves([r.step_loss for r in runs], steps_per_epoch,
-                          [r.epoch_val_loss for r in runs]),
-        alt=(f"Line chart: the {label}'s training loss falls from {first:.2f} to {last:.3f} "
-             f"over {epochs} (mean of {len(runs)} seeds, log scale); validation loss is "
-             f"marked once per epoch."),
-        caption=(f"Training loss of the {label}, every step, mean ± std over {len(runs)} "
-                 f"seeds; dots: validation loss after each epoch."))
+    report.figure(f"{prefix}loss_curve",
+                  plots.loss_curves([r.step_loss for r in runs], steps_per_epoch,
+                                    [r.epoch_val_loss for r in runs]))
 
 
 # %% [markdown]
@@ -188,7 +180,7 @@ def record_runs(report, runs, label, prefix=""):
 plain_runs = train_seeds(CONFIG.plain, "plain", CONFIG.seeds, mnist, device)
 
 # %%
-record_runs(report, plain_runs, "lesson MLP (plain recipe)", prefix="plain_")
+record_runs(report, plain_runs, prefix="plain_")
 
 # %% [markdown]
 # ## The final recipe: one cycle
@@ -202,7 +194,7 @@ final_runs = train_seeds(CONFIG.final, "final", CONFIG.seeds, mnist, device)
 # --8<-- [end:final_runs]
 
 # %%
-record_runs(report, final_runs, "lesson MLP")
+record_runs(report, final_runs)
 
 # %% tags=["report"]
 if CONFIG == FULL:
@@ -421,21 +413,8 @@ if CONFIG == FULL:
     report.check(grad_bug[worst] < grad_plain[worst] / 10,
                  "on its most confident mistake the gradient is over 10 times smaller")
 
-# %%
-n = right.config.num_epochs
-epochs = f"{n} epoch{'s' if n > 1 else ''}"
-
 # %% tags=["report"]
-report.figure(
-    "softmax_comparison", comparison_figure(right, wrong, floor),
-    alt=(f"Two charts, same seed and recipe. Left: training loss per step; with logits it "
-         f"falls to {right.epoch_train_loss[-1]:.3f} (last-epoch mean), with a softmax output "
-         f"it stays at {wrong.epoch_train_loss[-1]:.3f}, above the floor log(1 + 9/e) = "
-         f"{floor:.3f}. Right: validation accuracy per epoch, ending at "
-         f"{right.epoch_val_accuracy[-1]:.1%} with logits and {wrong.epoch_val_accuracy[-1]:.1%} "
-         f"with the softmax output."),
-    caption=(f"The same MLP, seed and plain recipe ({epochs}), trained on logits (correct) "
-             f"and on softmax outputs (the bug)."))
+report.figure("softmax_comparison", comparison_figure(right, wrong, floor))
 
 # %% [markdown]
 # ## Try it

@@ -40,7 +40,7 @@ SMOKE = dataclasses.replace(FULL, seeds=(0,), max_iter=80, num_test_points=801,
 CONFIG = FULL if current_profile() == "full" else SMOKE
 DOMAIN = (-2.0, 2.0)
 # --8<-- [end:setup]
-from mnist_tutorial.report import Report, format_value, scientific_text
+from mnist_tutorial.report import Report, scientific_text
 
 report = Report("universal_approximation", seeds=CONFIG.seeds, precision="fp32")
 
@@ -122,14 +122,7 @@ with plots.figure(1, 2, figsize=(9, 3.2), sharey=True) as (fig, (ax1, ax2)):
         ax.set_xlabel("x")
         ax.set_ylim(-0.1, 1.45)
         ax.legend(frameon=False, fontsize=8, loc="upper left")
-    report.figure(
-        "bumps", plots.to_svg(fig),
-        alt=("Two panels. Left: two steep sigmoid steps, one rising at x = -0.5 and one "
-             "at x = 0.5, and their difference, a bump of height 1 between -0.5 and 0.5 "
-             "and near 0 elsewhere. Right: the same with two ReLU ramps, each the "
-             "difference of two ReLUs, giving a flat-topped bump."),
-        caption="A bump is a step up minus a step down: two sigmoid units (left) or "
-                "four ReLU units (right).")
+    report.figure("bumps", plots.to_svg(fig))
 
 # %% [markdown]
 # ## A network built by hand: a row of bumps
@@ -191,15 +184,7 @@ report.metric("bump_error_few", bump_errors[few], digits=2)
 report.metric("bump_error_many", bump_errors[many], digits=2)
 report.check(bump_errors[many] < bump_errors[few],
              f"more bumps follow the target more closely: {many} bumps beat {few}")
-report.figure(
-    "bump_sum", bump_sum_svg,
-    alt=(f"Two panels: the target sin(3x) + 0.3x² on [-2, 2] and a sum of {few} bumps "
-         f"(largest error {bump_errors[few]:.2f}), then of {many} bumps (largest error "
-         f"{bump_errors[many]:.2f}); the sums are staircases that follow the curve, "
-         f"finer with more bumps."),
-    caption=(f"Networks built by hand: each bump (thin blue) is as high as the target "
-             f"at its centre; their sum (orange) is a staircase. Steepness: "
-             f"{CONFIG.sharpness:g} divided by the bump width."))
+report.figure("bump_sum", bump_sum_svg)
 
 # %% [markdown]
 # ## Training instead of building
@@ -302,22 +287,14 @@ report.check(medians[wide] < medians[middle] < medians[narrow],
 
 report.table("widths", ["hidden units", "parameters", "median MSE", "best seed", "worst seed"],
              [[w, 3 * w + 1, scientific_text(medians[w]), scientific_text(runs[w][0]),
-               scientific_text(runs[w][-1])] for w in CONFIG.widths],
-             f"Mean squared error on [-2, 2] after training, {len(CONFIG.seeds)} "
-             f"seed{'s' if len(CONFIG.seeds) > 1 else ''} per width")
+               scientific_text(runs[w][-1])] for w in CONFIG.widths])
 
 # %%
-def seeds_text(seeds) -> str:
-    """"median of 5 seeds", or "one seed" when there is only one."""
-    return f"median of {len(seeds)} seeds" if len(seeds) > 1 else "one seed"
-
-
 def plural(n: int, word: str) -> str:
     """"1 hidden unit", "8 hidden units"."""
     return f"{n} {word}{'s' if n > 1 else ''}"
 
 
-width_text = ", ".join(f"{w}: {scientific_text(medians[w])}" for w in CONFIG.widths)
 X_plot = grid(401)  # (401, 1): for drawing
 with plots.figure(2, (len(nets) + 1) // 2, figsize=(9, 4.6), sharex=True, sharey=True) as (fig, axes):
     for ax, (width, net) in zip(axes.flat, nets.items()):
@@ -326,12 +303,7 @@ with plots.figure(2, (len(nets) + 1) // 2, figsize=(9, 4.6), sharex=True, sharey
             ax.plot(X_plot, net(X_plot), color="#3f51b5", lw=1.5)
         ax.set_title(f"{plural(width, 'unit')}: MSE {scientific_text(medians[width])}", fontsize=9)
     fig.tight_layout()
-    report.figure(
-        "fits", plots.to_svg(fig),
-        alt=(f"{len(nets)} panels, one per width, each showing the target and the trained "
-             f"network (the median seed) on [-2, 2]; the fits follow the curve more closely "
-             f"as the width grows. Median mean squared error by width: {width_text}."),
-        caption=f"Trained fits ({seeds_text(CONFIG.seeds)} for each width; grey: the target).")
+    report.figure("fits", plots.to_svg(fig))
 
 with plots.figure(figsize=(6, 3.6)) as (fig, ax):
     for i, width in enumerate(CONFIG.widths):
@@ -345,14 +317,7 @@ with plots.figure(figsize=(6, 3.6)) as (fig, ax):
     ax.set_xlabel("hidden units (log scale)")
     ax.set_ylabel("mean squared error (log scale)")
     ax.legend(frameon=False)
-    report.figure(
-        "error", plots.to_svg(fig),
-        alt=(f"Log-log plot of mean squared error against hidden units. The median falls "
-             f"from {scientific_text(medians[narrow])} with {narrow} unit to "
-             f"{scientific_text(medians[wide])} with {wide} units; per width: {width_text}."),
-        caption=(f"Error on {format_value(CONFIG.num_test_points, 'count')} evenly spaced "
-                 f"points of [-2, 2] after {CONFIG.max_iter} L-BFGS iterations: every seed "
-                 f"(dots) and the median (line)."))
+    report.figure("error", plots.to_svg(fig))
 
 # %% [markdown]
 # ## Step through the widths
@@ -387,12 +352,7 @@ for width in CONFIG.widths:
         bottom.set_ylabel("error\n(own scale)", fontsize=8)
         bottom.set_xlabel("x")
         fig.align_ylabels()
-        report.figure(
-            f"fit_{width}", plots.to_svg(fig),
-            alt=(f"The target and a network with {plural(width, 'ReLU hidden unit')} trained "
-                 f"on it, mean squared error {scientific_text(value)}; orange ticks mark "
-                 f"where the units bend; below, the error on its own scale."),
-            caption=f"{plural(width, 'hidden unit')} ({seeds_text(CONFIG.seeds)}).")
+        report.figure(f"fit_{width}", plots.to_svg(fig))
 
 # %% [markdown]
 # ## Build it from bumps
@@ -438,8 +398,7 @@ needed = {tol: bumps_needed(target, tol, CONFIG.sharpness) for tol in CONFIG.tol
 
 # %% tags=["report"]
 report.table("bumps_needed", ["largest error allowed", "bumps needed", "sigmoid units"],
-             [[f"{tol:g}", needed[tol], 2 * needed[tol]] for tol in CONFIG.tolerances],
-             "The fewest bumps whose sum stays within the tolerance everywhere on [-2, 2]")
+             [[f"{tol:g}", needed[tol], 2 * needed[tol]] for tol in CONFIG.tolerances])
 # Halving the tolerance should about double the bumps: each ratio within 25 %.
 report.check(all(0.75 * coarse / fine <= needed[fine] / needed[coarse] <= 1.25 * coarse / fine
                  for coarse, fine in zip(CONFIG.tolerances, CONFIG.tolerances[1:])),
@@ -474,8 +433,7 @@ interpolant = {w: mse(relu_interpolant(target, w), target, X_test) for w in CONF
 report.metric("interpolant_mse_wide", interpolant[wide], "scientific")
 report.table("interpolant", ["hidden units", "built by hand (interpolation)", "trained (median)"],
              [[w, scientific_text(interpolant[w]), scientific_text(medians[w])]
-              for w in CONFIG.widths],
-             "Mean squared error on [-2, 2]: the ReLU interpolant against L-BFGS")
+              for w in CONFIG.widths])
 report.check(interpolant[wide] < medians[wide],
              f"with {wide} units the hand-built interpolant beats training")
 report.check(interpolant[narrow] > medians[narrow],
@@ -511,10 +469,4 @@ with plots.figure(figsize=(7, 3.2)) as (fig, ax):
                 label=f"network, {wide} ReLU units")
     ax.set_xlabel("x")
     ax.legend(frameon=False, fontsize=8)
-    report.figure(
-        "extrapolation", plots.to_svg(fig),
-        alt=(f"The target and the {wide}-unit fit on [-4, 4]. They overlap on the training "
-             f"interval [-2, 2] (MSE {scientific_text(inside)}); outside it the network "
-             f"continues in straight lines while the target curves up (MSE "
-             f"{scientific_text(outside)})."),
-        caption=f"The {wide}-unit fit beyond the interval it was trained on.")
+    report.figure("extrapolation", plots.to_svg(fig))

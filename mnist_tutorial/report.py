@@ -4,7 +4,8 @@ Every notebook of the course makes one ``Report`` and ends with ``report.finish(
 
     report = Report("training", seeds=[0, 1, 2], device=device)
     report.metric("test_accuracy", accuracies, unit="percent", digits=1)   # mean ± std
-    report.figure("loss_curve", fig, alt="Line chart: ...", caption="...")
+    report.figure("loss_curve", fig)            # alt text and caption: on the page
+    report.table("recipes", ["recipe", "epochs"], [["plain", 8], ["final", 5]])  # caption: page
     report.check(accuracy > 0.98, "the MLP reaches 98 % on the test set", accuracy=accuracy)
     report.check_gain(dropout_accuracies, baseline_accuracies, "dropout helps")  # > 2 s.e.
     report.finish()
@@ -15,8 +16,13 @@ the course website shows (given as ``site``), then fails if any claim did not ho
 When the site is built, ``$MNIST_TUTORIAL_REPORT`` names a folder and ``finish`` also
 writes everything there as ``report.json`` (false claims too), which the pages' shortcodes
 read (``<!-- metric training.test_accuracy -->``): the numbers on a
-page are the numbers its notebook printed. ``report.asset`` records a file a page's
-script loads (an interactive page's network weights), published beside the figures.
+page are the numbers its notebook printed. A figure's alt text and caption are written on
+the page, next to the prose they belong to, quoting the run's numbers by key::
+
+    <!-- figure training.loss_curve alt="... falls to {final_train_loss} ..." caption="..." -->
+
+``report.asset`` records a file a page's script loads (an interactive page's network
+weights), published beside the figures.
 """
 
 from __future__ import annotations
@@ -126,8 +132,10 @@ def _setting_text(value) -> str:
         return ", ".join(_setting_text(v) for v in value)
     if isinstance(value, int):
         return format_value(value, "count")
-    if isinstance(value, float):
-        return scientific_text(value)
+    if isinstance(value, float):  # as the configuration writes it: 0.975, not 0.97
+        mantissa, _, exponent = f"{value:.15g}".partition("e")
+        return mantissa + (f"{NBSP}×{NBSP}10{str(int(exponent)).translate(SUPERSCRIPT)}"
+                           if exponent else "")
     return value
 
 
@@ -219,32 +227,31 @@ class Report:
         print(f"{key}: {text}")
         return value
 
-    def table(self, key: str, columns: list[str], rows: list[list], caption: str = "") -> None:
-        """Record a table of display strings or numbers (shown as it is recorded)."""
+    def table(self, key: str, columns: list[str], rows: list[list]) -> None:
+        """Record a table of display strings or numbers (shown as it is recorded). The page
+        that shows it gives its caption (``<!-- table PAGE.KEY caption="..." -->``)."""
         self._new(self.tables, key)
         rows = [[cell if isinstance(cell, (int, float)) else str(cell) for cell in row]
                 for row in rows]
-        self.tables[key] = {"columns": list(columns), "rows": rows, "caption": caption,
-                            "cell": _cell()}
+        self.tables[key] = {"columns": list(columns), "rows": rows, "cell": _cell()}
         widths = [max(len(str(c)) for c in column) for column in zip(columns, *rows)]
-        lines = [caption] if caption else []
+        lines = []
         for row in [columns, *rows]:
             lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
         print("\n".join(lines))
 
-    def figure(self, key: str, fig, alt: str, caption: str) -> None:
-        """Record a matplotlib figure (or SVG text) with the alt text the site gives it."""
+    def figure(self, key: str, fig) -> None:
+        """Record a matplotlib figure (or SVG text) and show it. The page that shows it
+        gives its alt text and caption (``<!-- figure PAGE.KEY alt="..." caption="..." -->``)."""
         from . import plots
 
         self._new(self.figures, key)
-        if not alt.strip() or not caption.strip():
-            raise ValueError(f"figure {key!r} needs alt text and a caption")
         svg = fig if isinstance(fig, str) else plots.to_svg(fig)
-        self.figures[key] = {"svg": svg, "alt": alt, "caption": caption, "cell": _cell()}
+        self.figures[key] = {"svg": svg, "cell": _cell()}
         try:
             from IPython.display import SVG
         except ImportError:
-            print(f"[figure {key}: {caption}]")
+            print(f"[figure {key}: {len(svg):,} bytes of SVG]")
         else:
             _show(SVG(svg))
 

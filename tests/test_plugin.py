@@ -37,7 +37,9 @@ def test_the_entry_point_names_the_plugin():
     assert point.load() is CoursePlugin, "pip install -e . --no-deps registers it again"
 
 
-@pytest.mark.parametrize("module", sorted(PLUGIN.glob("*.py")), ids=lambda p: p.name)
+# background.py: the runs behind `mkdocs serve`, whose runner the plugin object holds
+@pytest.mark.parametrize("module", [*sorted(PLUGIN.glob("*.py")), ROOT / "sitebuild" / "background.py"],
+                         ids=lambda p: p.name)
 def test_each_module_is_small_and_keeps_no_module_level_state(module: Path):
     source = module.read_text(encoding="utf-8")
     assert len(source.splitlines()) <= 250, f"{module.name}: split it by concern"
@@ -107,6 +109,58 @@ def test_a_settings_key_is_its_path_in_the_configuration():
     (code,) = shortcodes.find("Trained for <!-- config training.train.num_epochs --> epochs.")
     assert (code.kind.name, code.name, code.key) == ("config", "training", "train.num_epochs")
     shortcodes.check_wellformed("<!-- config training.train.lr -->", "page.md")
+
+
+FIGURE_IN_A_NOTE = """!!! note "A figure in an admonition"
+
+    <!-- figure training.loss_curve
+         alt="Line chart: the loss falls to {final_loss}
+              after {final.num_epochs} epochs."
+         caption="Training loss." -->
+"""
+
+
+def test_a_figure_takes_its_alt_text_and_caption_from_the_page():
+    (code,) = shortcodes.find(FIGURE_IN_A_NOTE)
+    assert dict(code.attributes) == {
+        "alt": "Line chart: the loss falls to {final_loss} after {final.num_epochs} epochs.",
+        "caption": "Training loss."}
+    shortcodes.check_wellformed(FIGURE_IN_A_NOTE, "page.md")
+    state = BuildState(profile="smoke", repo="", serving=False, offline=False, offline_copy=False,
+                       reports={"training": {"metrics": {"final_loss": {"text": "0.031"}},
+                                             "config": {"final.num_epochs": {"text": "5"}},
+                                             "figures": {"loss_curve": {"cell": 4}}}})
+    assert results.check(state, code, "page.md")
+    assert results.fill(state.reports["training"], code.attributes["alt"], "page.md", "training") == (
+        "Line chart: the loss falls to 0.031 after 5 epochs.")
+    (unknown,) = shortcodes.find(FIGURE_IN_A_NOTE.replace("{final_loss}", "{last_loss}"))
+    with pytest.raises(PluginError, match=r"page\.md: .*\{last_loss\}: lessons/training\.py records "
+                                          r"no number or setting 'last_loss' \(its numbers: final_loss\)"):
+        results.check(state, unknown, "page.md")
+
+
+def test_a_key_that_is_both_a_number_and_a_setting_is_quoted_by_kind():
+    report = {"metrics": {"compare_at": {"text": "97.5 %"}}, "config": {"compare_at": {"text": "0.975"}}}
+    assert results.fill(report, "{metric:compare_at} (target {config:compare_at})", "page.md",
+                        "speedrun") == "97.5 % (target 0.975)"
+    with pytest.raises(PluginError, match=r"both a number and a setting 'compare_at': write "
+                                          r"\{metric:compare_at\} or \{config:compare_at\}"):
+        results.fill(report, "{compare_at}", "page.md", "speedrun")
+    (code,) = shortcodes.find('<!-- figure speedrun.curve alt="{metric:compare_at}" caption="C" -->')
+    assert code.attributes["alt"] == "{metric:compare_at}"
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("<!-- figure training.loss_curve -->", "takes alt=.* caption=.*; this one has none"),
+    ('<!-- figure training.loss_curve alt="A" -->', "this one has alt$"),
+    ('<!-- figure training.loss_curve alt="A" caption="B" alt="C" -->', "this one has alt, caption, alt"),
+    ('<!-- metric training.test_accuracy alt="A" -->', "a metric takes no attributes"),
+    ('<!-- figure training.loss_curve alt="a "quoted" word" caption="B" -->', "malformed"),
+    ('<!-- figure training.loss_curve alt="{Test}" caption="B" -->', "malformed"),
+])
+def test_a_shortcode_with_the_wrong_attributes_fails_naming_page_and_line(text, problem):
+    with pytest.raises(PluginError, match=rf"page\.md:3: .*{problem}"):
+        shortcodes.check_wellformed(f"# Title\n\n{text}\n", "page.md")
 
 
 def test_an_unknown_setting_fails_naming_the_ones_the_home_records():

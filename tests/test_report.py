@@ -176,6 +176,8 @@ def test_the_configuration_is_recorded_once_by_path_and_not_compared(capsys):
     @dataclasses.dataclass(frozen=True)
     class Train:
         lr: float = 0.003
+        target: float = 0.975  # as written: 0.975, never rounded to 0.97 or 0.98
+        tolerance: float = 1e-12
         batch_size: int = 12_800
         hidden: tuple = (256, 128)
         schedule: str = "one-cycle"
@@ -189,9 +191,10 @@ def test_the_configuration_is_recorded_once_by_path_and_not_compared(capsys):
 
     report = Report("page")
     report.config(Config())
-    assert "Train(lr=0.003, batch_size=12800" in capsys.readouterr().out  # what a learner sees
+    assert "Train(lr=0.003, target=0.975" in capsys.readouterr().out  # what a learner sees
     texts = {key: setting["text"] for key, setting in report.as_dict()["config"].items()}
-    assert texts == {"train.lr": scientific_text(0.003), "train.batch_size": "12\u202f800",
+    assert texts == {"train.lr": "0.003", "train.target": "0.975",
+                     "train.tolerance": "1\u00a0×\u00a010⁻¹²", "train.batch_size": "12\u202f800",
                      "train.hidden": "256, 128", "train.schedule": "one-cycle", "seeds": "0, 1"}
     with pytest.raises(ValueError, match="recorded twice"):
         report.config(Config())

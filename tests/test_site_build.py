@@ -22,6 +22,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from conftest import ROOT, build_site, write_project
+from sitebuild.plugin import shortcodes
 from sitebuild.plugin.boxes import reading_minutes
 
 # ---------------------------------------------------------------- helpers
@@ -108,7 +109,7 @@ def test_templates_without_smoke_profile(tmp_path):
 
 @pytest.mark.parametrize("page, shortcode, named", [
     ("bad-key.md", "<!-- metric training.no_such_key -->", "no_such_key"),
-    ("bad-home.md", "<!-- figure no_such_home.loss_curve -->", "no_such_home"),
+    ("bad-home.md", '<!-- figure no_such_home.loss_curve alt="A" caption="B" -->', "no_such_home"),
     ("bad-kind.md", "<!-- Metric training.test_accuracy -->", "malformed shortcode"),
 ])
 def test_unknown_shortcode_fails_the_build(tmp_path, site_dir, page, shortcode, named):
@@ -227,8 +228,33 @@ def test_asset_checker_flags_other_hosts_and_missing_files(tmp_path, site_dir):
 # ---------------------------------------------------------------- (d) the numbers are results.json's
 
 
+DOCS = ROOT / "docs"
+
+
+def attributes_as_written(published) -> dict[str, list[dict[str, str]]]:
+    """HOME.KEY -> the attributes (alt, caption) of each figure or table shortcode in
+    docs/, their {keys} filled in with the numbers and settings of results.json."""
+    def fill(name, text):
+        result = published[name]
+        def value(match):
+            kind, key = match.groups()
+            return result[shortcodes.SECTIONS[kind]][key]["text"] if kind else (
+                {**result["config"], **result["metrics"]}[key]["text"])
+
+        return shortcodes.PLACEHOLDER.sub(value, text)
+
+    written = {}
+    for source in DOCS.rglob("*.md"):
+        for code in shortcodes.find(source.read_text(encoding="utf-8")):
+            if code.kind.attributes:
+                written.setdefault(code.ref, []).append(
+                    {name: fill(code.name, value) for name, value in code.attributes.items()})
+    return written
+
+
 def test_pages_show_exactly_the_results(site_dir):
     published = results_of(site_dir)["homes"]
+    written = attributes_as_written(published)
     seen = {"metric": 0, "config": 0, "figure": 0, "table": 0, "provenance": 0}
     for page in html_pages(site_dir):
         if page.name == "404.html":
@@ -253,8 +279,9 @@ def test_pages_show_exactly_the_results(site_dir):
                 assert target == (site_dir / figure["path"]).resolve(), where
                 assert target.is_file(), f"{where}: {img['src']} is missing"
                 assert target.read_text(encoding="utf-8").lstrip().startswith(("<?xml", "<svg"))
-                assert img["alt"] == figure["alt"], where
-                assert element.figcaption.get_text().startswith(figure["caption"]), where
+                alt, caption = img["alt"], element.figcaption.get_text()
+                assert any(alt == page["alt"] and caption.startswith(page["caption"])
+                           for page in written[element["data-result"]]), (where, alt, caption)
                 seen["figure"] += 1
             elif "result-table" in classes:
                 table = result["tables"][key]
@@ -262,6 +289,9 @@ def test_pages_show_exactly_the_results(site_dir):
                 rows = [[td.get_text() for td in tr.find_all("td")]
                         for tr in element.select("tbody tr")]
                 assert head == [str(column) for column in table["columns"]], where
+                caption = element.caption.get_text()
+                assert any(caption.startswith(page["caption"] + " ")
+                           for page in written[element["data-result"]]), (where, caption)
                 assert rows == [[str(cell) for cell in row] for row in table["rows"]], where
                 seen["table"] += 1
             elif "result-provenance" in classes:

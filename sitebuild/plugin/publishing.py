@@ -59,7 +59,7 @@ def publish(state: BuildState, config, files: Files, found: dict, entries: dict,
         for key, figure in report["figures"].items():
             src = f"{GENERATED}/{name}/{key}.svg"
             files.append(File.generated(config, src, content=sanitized(home, key, figure["svg"])))
-            figures[key] = {k: figure[k] for k in ("alt", "caption", "cell")} | {"path": src}
+            figures[key] = {"cell": figure["cell"], "path": src}
         for filename, path in assets.items():  # verified against the entry's manifest
             files.append(File.generated(config, f"{GENERATED}/{name}/{filename}",
                                         abs_src_path=str(path)))

@@ -9,11 +9,12 @@ result that a failed or pending run has not recorded.
 from __future__ import annotations
 
 import html
+import re
 
 from mkdocs.exceptions import PluginError
 from mkdocs.utils import get_relative_url
 
-from sitebuild.plugin.shortcodes import Shortcode
+from sitebuild.plugin.shortcodes import PLACEHOLDER, SECTIONS, Shortcode
 from sitebuild.plugin.state import BuildState
 
 GENERATED, NOTEBOOKS = "generated", "notebooks"
@@ -67,7 +68,27 @@ def check(state: BuildState, code: Shortcode, where: str) -> bool:
         known = ", ".join(recorded) or "none"
         raise PluginError(f"{where}: {code.text}: lessons/{name}.py records no {code.kind.name} "
                           f"{key!r} (its {section}: {known})")
+    for value in code.attributes.values():
+        fill(state.reports[name], value, f"{where}: {code.text}", name)
     return True
+
+
+def fill(report: dict, text: str, where: str, name: str) -> str:
+    """``text`` with each {key} replaced by that number (or setting) of the home, as the
+    page shows it elsewhere."""
+    def value(match: re.Match) -> str:
+        kind, key = match.groups()
+        kinds = [kind] if kind else list(SECTIONS)
+        found = [report.get(SECTIONS[k], {})[key]["text"] for k in kinds
+                 if key in report.get(SECTIONS[k], {})]
+        if len(found) != 1:
+            problem = (f"records both a number and a setting {key!r}: write {{metric:{key}}} or "
+                       f"{{config:{key}}}" if found else f"records no {kind or 'number or setting'} {key!r}")
+            raise PluginError(f"{where}: {match.group(0)}: lessons/{name}.py {problem} "
+                              f"(its numbers: {', '.join(report.get('metrics', {})) or 'none'})")
+        return found[0]
+
+    return PLACEHOLDER.sub(value, text)
 
 
 def missing(state: BuildState, code: Shortcode) -> str:
@@ -129,16 +150,18 @@ def render(state: BuildState, code: Shortcode, page) -> str:
     if kind == "figure":
         figure = report["figures"][key]
         src = get_relative_url(f"{GENERATED}/{name}/{key}.svg", page.url)
+        alt, caption = (fill(report, code.attributes[attribute], code.text, name)
+                        for attribute in ("alt", "caption"))
         return (f'<figure class="result-figure" data-result="{ref}">'
-                f'<img src="{html.escape(src)}" alt="{html.escape(figure["alt"])}" loading="lazy">'
-                f'<figcaption>{html.escape(figure["caption"])}'
+                f'<img src="{html.escape(src)}" alt="{html.escape(alt)}" loading="lazy">'
+                f'<figcaption>{html.escape(caption)}'
                 f'{_provenance_html(state, name, figure["cell"], page)}</figcaption></figure>')
     table = report["tables"][key]
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table["columns"])
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>"
         for row in table["rows"])
-    caption = html.escape(table.get("caption") or "")
+    caption = html.escape(fill(report, code.attributes["caption"], code.text, name))
     return (f'<div class="result-table" data-result="{ref}"><table>'
             f"<caption>{caption} {_provenance_html(state, name, table['cell'], page)}</caption>"
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")

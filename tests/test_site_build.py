@@ -231,8 +231,8 @@ def test_asset_checker_flags_other_hosts_and_missing_files(tmp_path, site_dir):
 DOCS = ROOT / "docs"
 
 
-def attributes_as_written(published) -> dict[str, list[dict[str, str]]]:
-    """HOME.KEY -> the attributes (alt, caption) of each figure or table shortcode in
+def attributes_as_written(published) -> dict[tuple[str, str], list[dict[str, str]]]:
+    """(kind, HOME.KEY) -> the attributes (alt, caption) of each figure or table shortcode in
     docs/, their {keys} filled in with the numbers and settings of results.json."""
     def fill(name, text):
         result = published[name]
@@ -247,7 +247,7 @@ def attributes_as_written(published) -> dict[str, list[dict[str, str]]]:
     for source in DOCS.rglob("*.md"):
         for code in shortcodes.find(source.read_text(encoding="utf-8")):
             if code.kind.attributes:
-                written.setdefault(code.ref, []).append(
+                written.setdefault((code.kind.name, code.ref), []).append(
                     {name: fill(code.name, value) for name, value in code.attributes.items()})
     return written
 
@@ -281,7 +281,7 @@ def test_pages_show_exactly_the_results(site_dir):
                 assert target.read_text(encoding="utf-8").lstrip().startswith(("<?xml", "<svg"))
                 alt, caption = img["alt"], element.figcaption.get_text()
                 assert any(alt == page["alt"] and caption.startswith(page["caption"])
-                           for page in written[element["data-result"]]), (where, alt, caption)
+                           for page in written["figure", element["data-result"]]), (where, alt, caption)
                 seen["figure"] += 1
             elif "result-table" in classes:
                 table = result["tables"][key]
@@ -291,7 +291,7 @@ def test_pages_show_exactly_the_results(site_dir):
                 assert head == [str(column) for column in table["columns"]], where
                 caption = element.caption.get_text()
                 assert any(caption.startswith(page["caption"] + " ")
-                           for page in written[element["data-result"]]), (where, caption)
+                           for page in written["table", element["data-result"]]), (where, caption)
                 assert rows == [[str(cell) for cell in row] for row in table["rows"]], where
                 seen["table"] += 1
             elif "result-provenance" in classes:

@@ -142,7 +142,6 @@ num_parameters = count_parameters(net)
 
 # %% tags=["report"]
 report.metric("num_parameters", num_parameters, "count")
-report.metric("weight_bytes", len(weights), "count")
 report.metric("weight_megabytes", len(weights) / 1e6, "number", 2)
 report.check(len(weights) == 2 * num_parameters, "the weight file holds two bytes per parameter")
 report.check(all(np.array_equal(W, np.float32(w).astype(np.float16).astype(np.float32))
@@ -187,7 +186,6 @@ report.metric("agreement", agreement, "percent", 2)
 report.metric("num_disagreements", int((y_torch != y_page).sum()), "count")
 report.metric("max_prob_diff", max_prob_diff, "scientific", 1)
 report.metric("page_accuracy", float((y_page == labels).mean()), "percent", 2)
-report.metric("torch_accuracy", float((y_torch == labels).mean()), "percent", 2)
 report.check(agreement >= CONFIG.min_agreement,
              f"the exported network predicts what PyTorch predicts on at least "
              f"{CONFIG.min_agreement:.1%} of the test set")
@@ -431,6 +429,5 @@ document = {
 # %% tags=["report"]
 report.asset("mlp_f16", weights, ".bin")
 report.asset("digits", json.dumps(document).encode(), ".json")
-report.metric("num_samples", len(document["samples"]) + len(document["mistakes"]), "count")
 report.check(len(document["mistakes"]) > 0 or (y_torch == labels).all(),
              "the page offers misclassified test images too")

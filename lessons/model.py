@@ -274,7 +274,6 @@ rows = [[name, " × ".join(map(str, p.shape)), format_value(p.numel(), "count")]
         for name, p in net.named_parameters()]
 report.table("parameters", ["parameter", "shape", "numbers"], rows)
 total = report.metric("parameters", count_parameters(net), "count")
-report.metric("num_tensors", len(rows), "count")
 per_layer = [layer["weights"] + layer["biases"] for layer in layers]
 report.metric("first_layer_share", per_layer[0] / total, "percent", 0)
 print(f"from the layer sizes {sizes}: {parameters_from_sizes(sizes):,}")

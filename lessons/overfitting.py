@@ -98,12 +98,10 @@ report.metric("stop_epoch", stop_epoch, "count")
 report.metric("min_val_loss", val_loss[b], "number", 3)
 report.metric("final_val_loss", val_loss[-1], "number", 3)
 report.metric("val_loss_rise", val_loss[-1] / val_loss[b] - 1, "percent", 0)
-report.metric("train_loss_at_best", train_loss[b], "number", 4)
 report.metric("final_train_loss", train_loss[-1], "number", 4)
 report.metric("val_accuracy_at_best", val_accuracy[b], "percent", 2)
 report.metric("final_val_accuracy", val_accuracy[-1], "percent", 2)
 report.metric("max_val_accuracy", max(val_accuracy), "percent", 2)
-report.metric("overfitting", int(overfits), "count")
 if CONFIG.check_claims:
     report.check(overfits, f"the validation loss ends {CONFIG.min_rise:.0%} or more above its "
                            "minimum while the training loss keeps falling")

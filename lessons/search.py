@@ -524,10 +524,8 @@ report.figure("best_so_far", best_so_far_figure(searches, cost, budget))
 winner = next(method for method, trials in searches.items() if best in trials)
 # Optuna's trials, and so maybe the winner and its batch size, change from run to run.
 report.metric("best_lr", best.params["lr"], "number", 4, varies=True)
-report.metric("best_width", best.params["width"], "count", varies=True)
-report.metric("best_batch_size", best.params["batch_size"], "count", varies=True)
 report.metric("retrain_steps", len(final.step_loss), "count", varies=True)
-# The training lesson's recipe, for the page's comparison: epochs, steps, peak lr, width.
+# The training lesson's recipe, for the page's comparison: epochs, steps, peak lr, batch size.
 lesson = TrainConfig.recipe("final")
 
 # %% tags=["report"]
@@ -535,7 +533,6 @@ report.metric("lesson_epochs", lesson.num_epochs, "count")
 report.metric("lesson_steps", lesson.num_epochs * -(-NUM_TRAIN // lesson.batch_size), "count")
 report.metric("lesson_lr", lesson.lr, "number", 4)
 report.metric("lesson_batch_size", lesson.batch_size, "count")
-report.metric("lesson_width", lesson.hidden[0], "count")
 report.metric("test_accuracy", final.test_accuracy, "percent", 2,
               tolerance=CONFIG.race_tolerance)
 report.metric("final_val_accuracy", final.epoch_val_accuracy[-1], "percent", 2,

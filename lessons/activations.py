@@ -51,7 +51,7 @@ CONFIG = FULL if current_profile() == "full" else SMOKE
 
 device = pick_device()
 # --8<-- [end:setup]
-from mnist_tutorial.report import Report, format_value, scientific_text
+from mnist_tutorial.report import Report
 
 report = Report("activations", seeds=sorted({CONFIG.seed, *CONFIG.seeds}), device=device)
 report.config(CONFIG)
@@ -298,14 +298,15 @@ report.check(max(ratio["default"].values()) < 1e-2
              "with default weights every gradient shrinks towards the input (first / last "
              "< 1e-2), sigmoid's most")
 
-rows = [[LABELS[name], scientific_text(first["default"][name]),
-         scientific_text(ratio["default"][name]), scientific_text(first["scaled"][name]),
-         scientific_text(ratio["scaled"][name])] for name in NAMES]
+rows = [[LABELS[name], first["default"][name], ratio["default"][name], first["scaled"][name],
+         ratio["scaled"][name]] for name in NAMES]
 
 # %% tags=["report"]
 report.table("gradients", ["activation", "default init: first layer",
                            "default init: first / last", "scaled init: first layer",
-                           "scaled init: first / last"], rows)
+                           "scaled init: first / last"], rows, units=dict.fromkeys(
+    ["default init: first layer", "default init: first / last", "scaled init: first layer",
+     "scaled init: first / last"], "scientific"))
 
 # %% tags=["report"]
 with plots.figure(1, 2, figsize=(9, 3.6), sharey=True) as (fig, axes):
@@ -407,9 +408,8 @@ if CONFIG == FULL:  # one short smoke run per activation cannot rank them
         report.check_gain(accuracy[name], accuracy["tanh"],
                           f"{LABELS[name]} beats tanh on test accuracy", k=CONFIG.gain_k)
 
-rows = [[LABELS[name], report.metrics[f"mnist_{name}_accuracy"]["text"],
-         format_value(statistics.fmean(epoch_seconds[name]), "seconds", 2)]
-        for name in NAMES]
+rows = [[LABELS[name], accuracy[name], statistics.fmean(epoch_seconds[name])] for name in NAMES]
 
 # %% tags=["report"]
-report.table("mnist_comparison", ["activation", "test accuracy", "seconds per epoch"], rows)
+report.table("mnist_comparison", ["activation", "test accuracy", "seconds per epoch"], rows,
+             units={"test accuracy": ("percent", 2), "seconds per epoch": ("seconds", 2)})

@@ -51,7 +51,7 @@ SMOKE = dataclasses.replace(FULL, check_shapes=FULL.check_shapes[:2], widths=(4,
 CONFIG = FULL if current_profile() == "full" else SMOKE
 NAMES = ("W1", "b1", "W2", "b2")
 # --8<-- [end:setup]
-from mnist_tutorial.report import Report, format_value, scientific_text
+from mnist_tutorial.report import Report, format_value
 
 report = Report("backpropagation", seeds=[CONFIG.seed], precision="fp32")
 
@@ -217,8 +217,8 @@ report.metric("num_shapes", len(checks), "count")
 report.metric("max_check_error", max_check_error, "scientific", 3)
 report.table("checks", ["batch", "inputs", "hidden", "classes", "parameters",
                         "largest relative difference from autograd"],
-             [[*s, format_value(s[1] * s[2] + s[2] + s[2] * s[3] + s[3], "count"),
-               scientific_text(error)] for s, _, error in checks])
+             [[*s, s[1] * s[2] + s[2] + s[2] * s[3] + s[3], error] for s, _, error in checks],
+             units={"parameters": "count", "largest relative difference from autograd": "scientific"})
 report.check(all(loss_error <= 1e-12 for _, loss_error, _ in checks),
              "the hand-written loss equals autograd's to within 1e-12 (relative), every shape")
 report.check(max_check_error <= CONFIG.tolerance,
@@ -395,20 +395,19 @@ if CONFIG.check_timing:
                  backward_in_forwards=backward_in_forwards)
 
 # %% tags=["report"]
-def count(n: int) -> str:
-    return format_value(n, "count")
-
-
 report.table(
     "timing",
     ["hidden units", "parameters", "forward passes (finite diff.)", "backprop (ms)",
      "forward + backward, in forward passes", "backward alone, in forward passes",
      "finite diff. (ms)", "finite diff. / backprop", "largest relative difference"],
-    [[r["width"], count(r["parameters"]), count(r["fd_passes"]),
-      f"{r['bp_seconds'] * 1e3:.2f}", f"{r['bp_seconds'] / r['forward_seconds']:.1f}",
-      f"{r['backward_seconds'] / r['forward_seconds']:.1f}", count(round(r["fd_seconds"] * 1e3)),
-      f"{count(round(r['fd_seconds'] / r['bp_seconds']))}×",
-      scientific_text(r["fd_error"])] for r in rows])
+    [[r["width"], r["parameters"], r["fd_passes"], r["bp_seconds"] * 1e3,
+      r["bp_seconds"] / r["forward_seconds"], r["backward_seconds"] / r["forward_seconds"],
+      round(r["fd_seconds"] * 1e3), f"{format_value(round(r['fd_seconds'] / r['bp_seconds']), 'count')}×",
+      r["fd_error"]] for r in rows],
+    units={"parameters": "count", "forward passes (finite diff.)": "count", "backprop (ms)": "number",
+           "forward + backward, in forward passes": ("number", 1),
+           "backward alone, in forward passes": ("number", 1), "finite diff. (ms)": "count",
+           "largest relative difference": "scientific"})
 
 num_params = [r["parameters"] for r in rows]
 with plots.figure(1, 2, figsize=(9, 3.6)) as (fig, (ax1, ax2)):
@@ -425,7 +424,7 @@ with plots.figure(1, 2, figsize=(9, 3.6)) as (fig, (ax1, ax2)):
     for ax in (ax1, ax2):
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xticks(num_params, [count(n) for n in num_params], minor=False)
+        ax.set_xticks(num_params, [format_value(n, "count") for n in num_params], minor=False)
         ax.minorticks_off()
         ax.set_xlabel("parameters (log scale)")
         ax.legend(frameon=False, fontsize=8)

@@ -42,7 +42,7 @@ CONFIG = FULL if current_profile() == "full" else SMOKE
 
 device = pick_device()
 # --8<-- [end:setup]
-from mnist_tutorial.report import Report, format_value, seed_difference
+from mnist_tutorial.report import Report, seed_difference
 
 report = Report("batch_sizes", seeds=CONFIG.seeds, device=device)
 
@@ -95,21 +95,13 @@ train_size = CONFIG.train.train_size or 50_000
 # ## Time per epoch and validation accuracy
 
 # %%
-def mean_std_text(values, scale=1.0, digits=2, suffix=""):
-    """'mean ± std' of per-seed values, with no-break spaces (for a table cell)."""
-    return (f"{statistics.fmean(values) * scale:.{digits}f} ± "
-            f"{statistics.pstdev(values) * scale:.{digits}f}{suffix}").replace(" ", "\u00a0")
-
-
 rows, sec, val_acc = [], {}, {}
 for batch_size, seed_runs in runs.items():
     epoch_s = [s for r in seed_runs for s in r.epoch_seconds]
     val_acc[batch_size] = [r.epoch_val_accuracy[-1] for r in seed_runs]
-    rows.append([batch_size, -(-train_size // batch_size),
-                 mean_std_text(epoch_s),
-                 format_value(train_size / statistics.fmean(epoch_s), "count"),
-                 mean_std_text([r.epoch_val_loss[-1] for r in seed_runs], digits=3),
-                 mean_std_text(val_acc[batch_size], 100, 2, "\u00a0%")])
+    rows.append([batch_size, -(-train_size // batch_size), epoch_s,
+                 train_size / statistics.fmean(epoch_s),
+                 [r.epoch_val_loss[-1] for r in seed_runs], val_acc[batch_size]])  # per seed
     report.metric(f"val_accuracy_{batch_size}", val_acc[batch_size], "percent", 2)
     sec[batch_size] = report.metric(f"seconds_per_epoch_{batch_size}",
                                     statistics.fmean(epoch_s), "seconds", 2)
@@ -121,7 +113,8 @@ report.table(
     "summary",
     ["batch size", "steps per epoch", "seconds per epoch", "images per second",
      "validation loss", "validation accuracy"],
-    rows)
+    rows, units={"seconds per epoch": "number", "images per second": "count",
+                 "validation loss": ("number", 3), "validation accuracy": ("percent", 2)})
 
 # %% [markdown]
 # ## What the page claims
@@ -216,8 +209,8 @@ for batch_size in CONFIG.batch_sizes:
     step_ratio[batch_size] = statistics.fmean(sizes) / full_step
     path[batch_size] = sum(sizes)  # distance travelled along the way in the first epoch
     moved[batch_size] = statistics.fmean(displacement(r) for r in runs[batch_size])
-    update_rows.append([batch_size, len(sizes), f"{step_ratio[batch_size]:.2f}",
-                        f"{path[batch_size]:.1f}", f"{moved[batch_size]:.1f}"])
+    update_rows.append([batch_size, len(sizes), step_ratio[batch_size], path[batch_size],
+                        moved[batch_size]])
     report.metric(f"step_ratio_{batch_size}", step_ratio[batch_size], "number", 2)
     report.metric(f"path_{batch_size}", path[batch_size], "number", 1)
     report.metric(f"moved_{batch_size}", moved[batch_size], "number", 1)
@@ -229,7 +222,10 @@ report.table(
     ["batch size", "steps in the first epoch", "mean step ÷ full step (lr·√P)",
      "distance travelled in the first epoch", f"distance from the initial weights after "
      f"{num_epochs} epoch{'s' if num_epochs != 1 else ''}"],
-    update_rows)
+    update_rows, units={"mean step ÷ full step (lr·√P)": "number",
+                        "distance travelled in the first epoch": ("number", 1),
+                        f"distance from the initial weights after {num_epochs} "
+                        f"epoch{'s' if num_epochs != 1 else ''}": ("number", 1)})
 report.check(all(0 < r <= 1.05 for r in step_ratio.values()),
              "no batch size's mean Adam step is longer than a full step lr·√P")
 if CONFIG.check_claims:

@@ -49,7 +49,7 @@ SMOKE = dataclasses.replace(FULL, num_points=400, num_steps=300, sweep_seeds=(0,
                             train_size=1024, test_size=512, mnist_steps=50, min_accuracy=0.7)
 CONFIG = FULL if current_profile() == "full" else SMOKE
 # --8<-- [end:setup]
-from mnist_tutorial.report import Report, format_value
+from mnist_tutorial.report import Report
 
 report = Report("capacity", seeds=sorted({CONFIG.seed, *CONFIG.sweep_seeds}), precision="fp32")
 
@@ -301,10 +301,9 @@ with single_thread():
                                     CONFIG.num_steps)
 sweep_mean = {width: statistics.fmean(a) for width, a in sweep.items()}
 rows = [[width, 5 * width + 2,  # (2 w + w) for layer 1, (2 w + 2) for layer 2
-         format_value(sweep_mean[width], "percent", 1,
-                      statistics.pstdev(sweep[width]) if len(sweep[width]) > 1 else None)]
-        for width in CONFIG.widths]
-report.table("width_sweep", ["hidden width", "parameters", "test accuracy"], rows)
+         sweep[width]] for width in CONFIG.widths]  # per seed: mean ± std
+report.table("width_sweep", ["hidden width", "parameters", "test accuracy"], rows,
+             units={"test accuracy": ("percent", 1)})
 widest, narrowest = max(CONFIG.widths), min(CONFIG.widths)
 
 # %% tags=["report"]

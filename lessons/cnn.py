@@ -63,7 +63,7 @@ CONFIG = FULL if current_profile() == "full" else SMOKE
 
 device = pick_device()
 # --8<-- [end:setup]
-from mnist_tutorial.report import Report, format_value
+from mnist_tutorial.report import Report
 
 report = Report("cnn", seeds=[CONFIG.cnn.seed], device=device)
 
@@ -179,11 +179,12 @@ report.check(cnn_macs > mlp_macs, "the CNN computes more multiply-adds per image
 report.table(
     "comparison", ["network", "parameters", "multiply-adds per image"],
     [[f"lesson MLP, hidden layers of {' and '.join(map(str, CONFIG.mlp.hidden))} units",
-      format_value(mlp_params, "count"), format_value(mlp_macs, "count")],
+      mlp_params, mlp_macs],
      [f"CNN, {CONFIG.cnn.channels[0]} and {CONFIG.cnn.channels[1]} channels, "
       f"{CONFIG.cnn.kernel_size} × {CONFIG.cnn.kernel_size} kernels, "
       f"{CONFIG.cnn.hidden} hidden units",
-      format_value(cnn_params, "count"), format_value(cnn_macs, "count")]])
+      cnn_params, cnn_macs]],
+    units={"parameters": "count", "multiply-adds per image": "count"})
 
 # %% [markdown]
 # ## Memory layout
@@ -268,8 +269,8 @@ report.metric("shuffle_cnn_in_place", short["CNN", False], "percent", 2)
 report.metric("shuffle_cnn_shuffled", short["CNN", True], "percent", 2)
 report.table(
     "shuffled", ["network", "test accuracy, pixels in place", "test accuracy, pixels shuffled"],
-    [[name, format_value(short[name, False], "percent", 2),
-      format_value(short[name, True], "percent", 2)] for name in ("MLP", "CNN")])
+    [[name, short[name, False], short[name, True]] for name in ("MLP", "CNN")],
+    units={"test accuracy, pixels in place": "percent", "test accuracy, pixels shuffled": "percent"})
 if CONFIG.full_claims:
     mlp_change = short["MLP", True] - short["MLP", False]
     cnn_change = short["CNN", True] - short["CNN", False]

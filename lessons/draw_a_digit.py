@@ -337,8 +337,8 @@ for name, raw in conditions.items():
     errors[name] = tuple(int((~r).sum()) for r in right)
     print(f"{name}: raw {accuracy[name][0]:.2%}, preprocessed {accuracy[name][1]:.2%}")
 report.table("preprocessing", ["test digits", "accuracy as they are", "after preprocess()"],
-             [[name, f"{100 * a:.1f}\u00a0%", f"{100 * b:.1f}\u00a0%"]
-              for name, (a, b) in accuracy.items()])
+             [[name, a, b] for name, (a, b) in accuracy.items()],
+             units={"accuracy as they are": ("percent", 1), "after preprocess()": ("percent", 1)})
 (mnist_raw, mnist_fixed), *moved = accuracy.values()
 worst_raw = min(a for a, _ in moved)
 worst_fixed = min(b for _, b in moved)

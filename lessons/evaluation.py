@@ -331,13 +331,13 @@ rows = []
 for d in range(10):
     errors = cm[d].clone()
     errors[d] = 0  # the wrong guesses for digit d
-    rows.append([d, int(cm[d].sum()), int(cm[d, d]), f"{100 * per_class[d].item():.1f}\u00a0%",
+    rows.append([d, int(cm[d].sum()), int(cm[d, d]), per_class[d].item(),
                  f"{int(errors.argmax())} ({int(errors.max())})" if errors.max() > 0 else "–"])
 
 # %% tags=["report"]
 report.table("per_class",
              ["digit", "test images", "correct", "accuracy", "most frequent wrong guess (count)"],
-             rows)
+             rows, units={"accuracy": ("percent", 1)})
 
 
 # %% [markdown]

@@ -40,7 +40,7 @@ SMOKE = dataclasses.replace(FULL, depths=(1, 2, 5), width=64, num_points=400, nu
                             seeds=(0,))
 CONFIG = FULL if current_profile() == "full" else SMOKE
 # --8<-- [end:setup]
-from mnist_tutorial.report import Report, format_value, scientific_text
+from mnist_tutorial.report import Report
 
 report = Report("linear_collapse", seeds=CONFIG.seeds, precision="fp32")
 
@@ -120,10 +120,11 @@ for depth in CONFIG.depths:
     sizes = [28 * 28] + [CONFIG.width] * (depth - 1) + [10]
     error, scale = collapse_error(sizes, seed=depth)
     errors.append(error)
-    check_rows.append([depth, " → ".join(map(str, sizes)), f"{scale:.2f}", scientific_text(error)])
+    check_rows.append([depth, " → ".join(map(str, sizes)), scale, error])
 
 # %% tags=["report"]
-report.table("check", ["linear layers", "sizes", "largest |output|", "largest difference"], check_rows)
+report.table("check", ["linear layers", "sizes", "largest |output|", "largest difference"], check_rows,
+             units={"largest |output|": "number", "largest difference": "scientific"})
 report.metric("max_error", max(errors), "scientific")
 report.metric("max_depth", max(CONFIG.depths), "count")
 report.check(max(errors) < CONFIG.tolerance,
@@ -176,13 +177,11 @@ report.check(abs(deep_linear - linear) <= 0.03,
              "depth without activation does not help: within 3 points of one linear layer")
 report.check(deep_relu > deep_linear + 0.05, "ReLUs help by 5 points or more")
 
-rows = [[name, format_value(count_parameters(nets[name]), "count"),
-         format_value(statistics.fmean(acc[name]), "percent", 1,
-                      statistics.pstdev(acc[name]) if len(acc[name]) > 1 else None)]
-        for name in models]
+rows = [[name, count_parameters(nets[name]), acc[name]] for name in models]  # acc: per seed
 
 # %% tags=["report"]
-report.table("moons", ["network", "parameters", "test accuracy"], rows)
+report.table("moons", ["network", "parameters", "test accuracy"], rows,
+             units={"parameters": "count", "test accuracy": ("percent", 1)})
 
 # %% tags=["report"]
 report.figure(

@@ -310,30 +310,23 @@ def mean(name: str, key: str) -> float:
     return statistics.fmean(per_seed(name, key))
 
 
-def std(name: str, key: str) -> float:
-    return statistics.pstdev(per_seed(name, key))
-
-
-def pm(name: str, key: str, unit: str = "percent", digits: int = 1) -> str:
-    return format_value(mean(name, key), unit, digits, std(name, key))
-
-
 BASE = "baseline"
 rows = []
 for technique in CONFIG.techniques:
     name = technique.name
     gains = [t - b for t, b in zip(per_seed(name, "val"), per_seed(BASE, "val"))]
-    rows.append([name, technique.setting(), pm(name, "val", digits=2),
+    rows.append([name, technique.setting(), per_seed(name, "val"),
                  "–" if name == BASE else f"{statistics.fmean(gains) * 100:+.2f}",
-                 pm(name, "train"),
-                 f"{(mean(name, 'train') - mean(name, 'val')) * 100:.1f}",
+                 per_seed(name, "train"), (mean(name, "train") - mean(name, "val")) * 100,
                  format_value(mean(name, "epochs"), "number", 0 if name != "early stopping"
                               else 1)])
 
 # %% tags=["report"]
 report.table("comparison", ["technique", "setting", "validation accuracy",
                             "vs baseline (points)", "training accuracy",
-                            "train − validation gap (points)", "epochs"], rows)
+                            "train − validation gap (points)", "epochs"], rows,
+             units={"validation accuracy": "percent", "training accuracy": ("percent", 1),
+                    "train − validation gap (points)": ("number", 1)})
 
 # %% [markdown]
 # ## The test set, once

@@ -114,7 +114,7 @@ CONFIG = FULL if current_profile() == "full" else SMOKE
 
 device = pick_device()
 # --8<-- [end:config]
-from mnist_tutorial.report import Report, format_value
+from mnist_tutorial.report import Report
 
 report = Report("search", seeds=[CONFIG.trial.seed], device=device)
 
@@ -439,15 +439,17 @@ if current_profile() == "full":  # smoke: a handful of short trials, maybe all i
 report.table(
     "searches", ["search", "trials", "compute (GFLOP)", "training seconds",
                  "best validation accuracy"],
-    [[method, len(trials), f"{used[method]:.1f}", f"{seconds[method]:.1f}",
-      format_value(best_of[method].value, "percent", 2)] for method, trials in searches.items()])
+    [[method, len(trials), used[method], seconds[method], best_of[method].value]
+     for method, trials in searches.items()],
+    units={"compute (GFLOP)": ("number", 1), "training seconds": ("number", 1),
+           "best validation accuracy": "percent"})
 report.table(
     "trials", ["search", "trial", "lr", "width", "batch size", "GFLOP",
                "validation accuracy", "seconds"],
     [[method if method != "Optuna" else f"Optuna ({sampled_by[t.number]})",
-      t.number, *params_text(t.params), f"{cost(t.params):.1f}",
-      format_value(t.value, "percent", 2), f"{t.seconds:.1f}"]
-     for method, trials in searches.items() for t in trials])
+      t.number, *params_text(t.params), cost(t.params), t.value, t.seconds]
+     for method, trials in searches.items() for t in trials],
+    units={"GFLOP": ("number", 1), "validation accuracy": "percent", "seconds": ("number", 1)})
 
 # %% [markdown]
 # How many learning rates each search tried, and how much each hyperparameter matters:
@@ -547,5 +549,5 @@ if current_profile() == "full":  # smoke: 256 validation images, too few to comp
 report.table(
     "winner", ["found by", "lr", "width", "batch size", "validation accuracy (trial)",
                "test accuracy (retrained)"],
-    [[winner, *params_text(best.params), format_value(best.value, "percent", 2),
-      format_value(final.test_accuracy, "percent", 2)]])
+    [[winner, *params_text(best.params), best.value, final.test_accuracy]],
+    units={"validation accuracy (trial)": "percent", "test accuracy (retrained)": "percent"})

@@ -235,19 +235,11 @@ seed_run = Run(counted.accuracy,
 # ## The table and the figure
 
 # %%
-def mean_std_text(values, scale=1.0, digits=2, suffix=""):
-    """'mean ± std' of per-seed values, with no-break spaces (for a table cell)."""
-    return (f"{statistics.fmean(values) * scale:.{digits}f} ± "
-            f"{statistics.pstdev(values) * scale:.{digits}f}{suffix}").replace(" ", "\u00a0")
-
-
 def row(name: str, runs: list[Run]) -> list:
     times = [r.time_to(CONFIG.target) for r in runs]
     reached = [t for t in times if t is not None]
-    return [name, f"{len(reached)} of {len(runs)}",
-            mean_std_text([r.accuracy[-1] for r in runs], 100, 2, "\u00a0%"),
-            mean_std_text([r.seconds[-1] for r in runs], digits=1, suffix="\u00a0s"),
-            mean_std_text(reached, digits=1, suffix="\u00a0s") if reached else "never"]
+    return [name, f"{len(reached)} of {len(runs)}", [r.accuracy[-1] for r in runs],
+            [r.seconds[-1] for r in runs], reached or "never"]  # per seed: mean ± std
 
 
 # Each change to the speed only, on the first epoch, against the recipe's first epoch.
@@ -262,7 +254,9 @@ report.table(
     + [[name, "same steps", "–", f"{slowdown[name]:.2f}\u00a0× the first epoch's", "–"]
        for name in speed_only]
     + [[f"{other_precision} instead of {precision}", "same steps", "–",
-        f"{other_precision_slowdown:.2f}\u00a0× per step", "–"]])
+        f"{other_precision_slowdown:.2f}\u00a0× per step", "–"]],
+    units={"validation accuracy": "percent", "training time": ("seconds", 1),
+           f"time to {target_text}": ("seconds", 1)})
 
 # Room between the panels for the right one's labels.
 with plots.figure(1, 2, figsize=(10, 3.8), gridspec_kw={"wspace": 0.8}) as (fig, (left, right)):

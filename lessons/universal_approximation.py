@@ -286,8 +286,8 @@ report.check(medians[wide] < medians[middle] < medians[narrow],
              f"which beat {narrow}")
 
 report.table("widths", ["hidden units", "parameters", "median MSE", "best seed", "worst seed"],
-             [[w, 3 * w + 1, scientific_text(medians[w]), scientific_text(runs[w][0]),
-               scientific_text(runs[w][-1])] for w in CONFIG.widths])
+             [[w, 3 * w + 1, medians[w], runs[w][0], runs[w][-1]] for w in CONFIG.widths],
+             units=dict.fromkeys(["median MSE", "best seed", "worst seed"], "scientific"))
 
 # %%
 def plural(n: int, word: str) -> str:
@@ -432,8 +432,8 @@ interpolant = {w: mse(relu_interpolant(target, w), target, X_test) for w in CONF
 # %% tags=["report"]
 report.metric("interpolant_mse_wide", interpolant[wide], "scientific")
 report.table("interpolant", ["hidden units", "built by hand (interpolation)", "trained (median)"],
-             [[w, scientific_text(interpolant[w]), scientific_text(medians[w])]
-              for w in CONFIG.widths])
+             [[w, interpolant[w], medians[w]] for w in CONFIG.widths],
+             units=dict.fromkeys(["built by hand (interpolation)", "trained (median)"], "scientific"))
 report.check(interpolant[wide] < medians[wide],
              f"with {wide} units the hand-built interpolant beats training")
 report.check(interpolant[narrow] > medians[narrow],

@@ -5,7 +5,9 @@ Every notebook of the course makes one ``Report`` and ends with ``report.finish(
     report = Report("training", seeds=[0, 1, 2], device=device)
     report.metric("test_accuracy", accuracies, unit="percent", digits=1)   # mean ± std
     report.figure("loss_curve", fig)            # alt text and caption: on the page
-    report.table("recipes", ["recipe", "epochs"], [["plain", 8], ["final", 5]])  # caption: page
+    report.table("recipes", ["recipe", "epochs", "test accuracy"],   # caption: on the page
+                 [["plain", 8, [0.975, 0.977]], ["final", 5, [0.981, 0.982]]],
+                 units={"test accuracy": ("percent", 1)})
     report.check(accuracy > 0.98, "the MLP reaches 98 % on the test set", accuracy=accuracy)
     report.check_gain(dropout_accuracies, baseline_accuracies, "dropout helps")  # > 2 s.e.
     report.finish()
@@ -84,6 +86,31 @@ def seed_difference(a, b) -> tuple[float, float]:
         raise ValueError("a difference between runs needs at least 2 seeds a side")
     error = math.sqrt(statistics.variance(a) / len(a) + statistics.variance(b) / len(b))
     return statistics.fmean(a) - statistics.fmean(b), error
+
+
+def _unit_of(column: str, unit) -> list:
+    """[unit, digits] from ``"count"`` (2 digits) or ``("percent", 1)``."""
+    unit, digits = (unit, 2) if isinstance(unit, str) else unit
+    if unit not in UNITS:
+        raise ValueError(f"column {column!r}: unknown unit {unit!r}; use one of {UNITS}")
+    return [unit, int(digits)]
+
+
+def table_text(table: dict) -> list[list[str]]:
+    """The rows of a recorded table as a page shows them: a number in a column that has a
+    unit reads like a metric (a list of per-seed values as mean ± std), any other cell as
+    it was recorded."""
+    units = [table.get("units", {}).get(column) for column in table["columns"]]
+
+    def text(cell, unit) -> str:
+        if unit is None or isinstance(cell, str):
+            return str(cell)
+        if isinstance(cell, list):
+            std = statistics.pstdev(cell) if len(cell) > 1 else None
+            return format_value(statistics.fmean(cell), *unit, std=std)
+        return format_value(cell, *unit)
+
+    return [[text(cell, unit) for cell, unit in zip(row, units)] for row in table["rows"]]
 
 
 def _plain(value):
@@ -227,18 +254,37 @@ class Report:
         print(f"{key}: {text}")
         return value
 
-    def table(self, key: str, columns: list[str], rows: list[list]) -> None:
-        """Record a table of display strings or numbers (shown as it is recorded). The page
-        that shows it gives its caption (``<!-- table PAGE.KEY caption="..." -->``)."""
+    def table(self, key: str, columns: list[str], rows: list[list],
+              units: dict | None = None) -> None:
+        """Record a table as data: its numbers stay numbers, and ``units`` says how a
+        column's numbers read (``{"test accuracy": ("percent", 1), "parameters": "count"}``,
+        the units and digits of ``metric``); a list of per-seed values reads mean ± std.
+        The page that shows it gives its caption (``<!-- table PAGE.KEY caption="..." -->``)."""
         self._new(self.tables, key)
-        rows = [[cell if isinstance(cell, (int, float)) else str(cell) for cell in row]
-                for row in rows]
-        self.tables[key] = {"columns": list(columns), "rows": rows, "cell": _cell()}
-        widths = [max(len(str(c)) for c in column) for column in zip(columns, *rows)]
-        lines = []
-        for row in [columns, *rows]:
-            lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
-        print("\n".join(lines))
+        units = {column: _unit_of(column, unit) for column, unit in (units or {}).items()}
+        if unknown := sorted(set(units) - set(columns)):
+            raise ValueError(f"table {key!r}: units for columns it does not have: {unknown}; "
+                             f"its columns are {list(columns)}")
+
+        def cell_data(cell, column):
+            if isinstance(cell, (list, tuple)) and column not in units:
+                raise ValueError(f"table {key!r}, column {column!r}: per-seed values need the "
+                                 f"column's unit (units={{{column!r}: \"number\"}})")
+            value = _plain(cell)
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            return value if number or isinstance(value, list) else str(cell)
+
+        data = []
+        for row in rows:
+            if len(row) != len(columns):
+                raise ValueError(f"table {key!r}: a row of {len(row)} cells under "
+                                 f"{len(columns)} columns: {row!r}")
+            data.append([cell_data(cell, column) for cell, column in zip(row, columns)])
+        self.tables[key] = {"columns": list(columns), "rows": data, "units": units,
+                            "cell": _cell()}
+        shown = [list(map(str, columns)), *table_text(self.tables[key])]
+        widths = [max(map(len, column)) for column in zip(*shown)]
+        print("\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in shown))
 
     def figure(self, key: str, fig) -> None:
         """Record a matplotlib figure (or SVG text) and show it. The page that shows it

@@ -19,6 +19,7 @@ from mnist_tutorial.report import (
     format_value,
     scientific_text,
     seed_difference,
+    table_text,
 )
 
 
@@ -39,6 +40,36 @@ def test_per_seed_values_give_mean_and_std(capsys):
     metric = report.metrics["accuracy"]
     assert metric["per_seed"] == [0.97, 0.98, 0.99] and metric["std"] == pytest.approx(0.00816, abs=1e-5)
     assert "accuracy: 98.0\u00a0±\u00a00.8\u00a0%" in capsys.readouterr().out
+
+
+def test_a_table_keeps_its_numbers_and_reads_them_in_its_columns_units(capsys):
+    import numpy as np
+    import torch
+
+    report = Report("page")
+    report.table("runs", ["run", "parameters", "test accuracy", "note"],
+                 [["plain", torch.tensor(109386), [0.9712, 0.9724], "–"],
+                  ["final", np.int64(1068810), [0.981], 3.5]],
+                 units={"parameters": "count", "test accuracy": ("percent", 1)})
+    table = report.tables["runs"]
+    assert table["rows"] == [["plain", 109386, [0.9712, 0.9724], "–"],
+                             ["final", 1068810, [0.981], 3.5]]
+    assert json.loads(json.dumps(table)) == table  # results.json holds it as it is
+    assert table_text(table) == [["plain", "109\u202f386", "97.2\u00a0±\u00a00.1\u00a0%", "–"],
+                                 ["final", "1\u202f068\u202f810", "98.1\u00a0%", "3.5"]]
+    printed = capsys.readouterr().out
+    assert "97.2\u00a0±\u00a00.1\u00a0%" in printed and "1\u202f068\u202f810" in printed
+
+
+@pytest.mark.parametrize("columns, rows, units, message", [
+    (["a", "b"], [[1, 2]], {"c": "count"}, r"units for columns it does not have: \['c'\]"),
+    (["a", "b"], [[1, 2]], {"b": "furlongs"}, "column 'b': unknown unit 'furlongs'"),
+    (["a", "b"], [[1, [0.9, 0.8]]], None, "column 'b': per-seed values need the column's unit"),
+    (["a", "b"], [[1, 2, 3]], None, "a row of 3 cells under 2 columns"),
+])
+def test_a_table_that_cannot_be_shown_fails_naming_why(columns, rows, units, message):
+    with pytest.raises(ValueError, match=message):
+        Report("page").table("t", columns, rows, units=units)
 
 
 def test_keys_are_checked_and_unique():

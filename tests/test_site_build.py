@@ -22,6 +22,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from conftest import ROOT, build_site, write_project
+from mnist_tutorial.report import table_text
 from sitebuild.plugin import shortcodes
 from sitebuild.plugin.boxes import reading_minutes
 
@@ -292,7 +293,7 @@ def test_pages_show_exactly_the_results(site_dir):
                 caption = element.caption.get_text()
                 assert any(caption.startswith(page["caption"] + " ")
                            for page in written["table", element["data-result"]]), (where, caption)
-                assert rows == [[str(cell) for cell in row] for row in table["rows"]], where
+                assert rows == table_text(table), where
                 seen["table"] += 1
             elif "result-provenance" in classes:
                 assert not key and result["provenance"]["profile"] in element.get_text()

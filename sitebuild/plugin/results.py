@@ -14,6 +14,7 @@ import re
 from mkdocs.exceptions import PluginError
 from mkdocs.utils import get_relative_url
 
+from mnist_tutorial.report import format_value, table_text
 from sitebuild.plugin.shortcodes import PLACEHOLDER, SECTIONS, Shortcode
 from sitebuild.plugin.state import BuildState
 
@@ -109,8 +110,6 @@ def missing(state: BuildState, code: Shortcode) -> str:
 
 
 def _metric_title(state: BuildState, name: str, metric: dict) -> str:
-    from mnist_tutorial.report import format_value
-
     parts = [f"computed in cell [{metric['cell']}] of the notebook of lessons/{name}.py"]
     if metric.get("per_seed"):
         values = ", ".join(format_value(v, metric["unit"], 2) for v in metric["per_seed"])
@@ -159,8 +158,8 @@ def render(state: BuildState, code: Shortcode, page) -> str:
     table = report["tables"][key]
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table["columns"])
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>"
-        for row in table["rows"])
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+        for row in table_text(table))
     caption = html.escape(fill(report, code.attributes["caption"], code.text, name))
     return (f'<div class="result-table" data-result="{ref}"><table>'
             f"<caption>{caption} {_provenance_html(state, name, table['cell'], page)}</caption>"

@@ -217,15 +217,13 @@ for batch_size in CONFIG.batch_sizes:
 
 # %% tags=["report"]
 report.metric("path_ratio", path[small] / path[large], "number", 0)
+moved_column = f"distance from the initial weights after {num_epochs} epoch{'s' * (num_epochs != 1)}"
 report.table(
     "updates",
     ["batch size", "steps in the first epoch", "mean step ÷ full step (lr·√P)",
-     "distance travelled in the first epoch", f"distance from the initial weights after "
-     f"{num_epochs} epoch{'s' if num_epochs != 1 else ''}"],
-    update_rows, units={"mean step ÷ full step (lr·√P)": "number",
-                        "distance travelled in the first epoch": ("number", 1),
-                        f"distance from the initial weights after {num_epochs} "
-                        f"epoch{'s' if num_epochs != 1 else ''}": ("number", 1)})
+     "distance travelled in the first epoch", moved_column], update_rows,
+    units={"mean step ÷ full step (lr·√P)": "number",
+           "distance travelled in the first epoch": ("number", 1), moved_column: ("number", 1)})
 report.check(all(0 < r <= 1.05 for r in step_ratio.values()),
              "no batch size's mean Adam step is longer than a full step lr·√P")
 if CONFIG.check_claims:

@@ -36,6 +36,7 @@ class Config:
     final: TrainConfig = TrainConfig.recipe("final")  # one-cycle Adam, 5 epochs
     plain: TrainConfig = TrainConfig.recipe("plain")  # Adam at lr 1e-3, 8 epochs
     seeds: tuple[int, ...] = (0, 1, 2)  # each recipe runs once per seed
+    min_test_accuracy: float = 0.98  # the final recipe's mean reaches it (full data set)
 
 
 FULL = Config()
@@ -198,8 +199,8 @@ record_runs(report, final_runs)
 
 # %% tags=["report"]
 if CONFIG == FULL:
-    report.check(statistics.fmean(r.test_accuracy for r in final_runs) >= 0.98,
-                 "the final recipe reaches 98 % mean test accuracy")
+    report.check(statistics.fmean(r.test_accuracy for r in final_runs) >= CONFIG.min_test_accuracy,
+                 f"the final recipe reaches {CONFIG.min_test_accuracy:.0%} mean test accuracy")
 
 # %%
 run = final_runs[0]  # seed 0

@@ -88,6 +88,12 @@ def seed_difference(a, b) -> tuple[float, float]:
     return statistics.fmean(a) - statistics.fmean(b), error
 
 
+def mean_std(per_seed) -> tuple[float, float | None]:
+    """The mean of per-seed values and their (population) std; no std for a single seed."""
+    return (statistics.fmean(per_seed),
+            statistics.pstdev(per_seed) if len(per_seed) > 1 else None)
+
+
 def _unit_of(column: str, unit) -> list:
     """[unit, digits] from ``"count"`` (2 digits) or ``("percent", 1)``."""
     unit, digits = (unit, 2) if isinstance(unit, str) else unit
@@ -106,8 +112,8 @@ def table_text(table: dict) -> list[list[str]]:
         if unit is None or isinstance(cell, str):
             return str(cell)
         if isinstance(cell, list):
-            std = statistics.pstdev(cell) if len(cell) > 1 else None
-            return format_value(statistics.fmean(cell), *unit, std=std)
+            mean, std = mean_std(cell)
+            return format_value(mean, *unit, std=std)
         return format_value(cell, *unit)
 
     return [[text(cell, unit) for cell, unit in zip(row, units)] for row in table["rows"]]
@@ -242,8 +248,7 @@ class Report:
         per_seed = None
         if isinstance(value, (list, tuple)):
             per_seed = [float(v) for v in value]
-            value = statistics.fmean(per_seed)
-            std = statistics.pstdev(per_seed) if len(per_seed) > 1 else None
+            value, std = mean_std(per_seed)
         value = float(value)
         if math.isnan(value):
             raise ValueError(f"metric {key!r} of {self.page!r} is NaN")

@@ -156,11 +156,11 @@ with single_thread():  # tensors this small: one thread is fastest
     y_hat = forward(params, X)[0].argmax(dim=1)  # (N,)
 accuracy = (y_hat == y).double().mean().item()
 
-first_loss = report.metric("first_loss", losses[0], digits=3)
-final_loss = report.metric("final_loss", losses[-1], digits=3)
+first_loss = losses[0]
+final_loss = losses[-1]
 
 # %% tags=["report"]
-report.metric("train_accuracy", accuracy, "percent", 1)
+train_accuracy = accuracy
 report.check(final_loss < 0.5 * first_loss,
              f"{CONFIG.num_steps} steps of train_step at least halve the loss")
 
@@ -213,8 +213,7 @@ with single_thread():
 max_check_error = max(error for _, _, error in checks)
 
 # %% tags=["report"]
-report.metric("num_shapes", len(checks), "count")
-report.metric("max_check_error", max_check_error, "scientific", 3)
+num_shapes = len(checks)
 report.table("checks", ["batch", "inputs", "hidden", "classes", "parameters",
                         "largest relative difference from autograd"],
              [[*s, s[1] * s[2] + s[2] + s[2] * s[3] + s[3], error] for s, _, error in checks],
@@ -365,18 +364,17 @@ bp_in_forwards = [r["bp_seconds"] / r["forward_seconds"] for r in rows]
 backward_in_forwards = [r["backward_seconds"] / r["forward_seconds"] for r in rows]
 
 # %% tags=["report"]
-report.metric("max_fd_error", max(r["fd_error"] for r in rows), "scientific", 3)
-report.metric("min_parameters", small["parameters"], "count")
-report.metric("max_parameters", large["parameters"], "count")
-report.metric("max_fd_passes", large["fd_passes"], "count")
-report.metric("fd_seconds_large", large["fd_seconds"], "seconds", 2)
-report.metric("bp_ms_large", large["bp_seconds"] * 1e3, digits=2, timing=True)
-report.metric("speedup_large", round(large["fd_seconds"] / large["bp_seconds"]), "count",
-              timing=True)
-report.metric("bp_in_forwards_min", min(bp_in_forwards), digits=1, timing=True)
-report.metric("bp_in_forwards_max", max(bp_in_forwards), digits=1, timing=True)
-report.metric("backward_in_forwards_min", min(backward_in_forwards), digits=1, timing=True)
-report.metric("backward_in_forwards_max", max(backward_in_forwards), digits=1, timing=True)
+max_fd_error = max(r["fd_error"] for r in rows)
+min_parameters = small["parameters"]
+max_parameters = large["parameters"]
+max_fd_passes = large["fd_passes"]
+fd_seconds_large = large["fd_seconds"]
+bp_ms_large = large["bp_seconds"] * 1e3
+speedup_large = round(large["fd_seconds"] / large["bp_seconds"])
+bp_in_forwards_min = min(bp_in_forwards)
+bp_in_forwards_max = max(bp_in_forwards)
+backward_in_forwards_min = min(backward_in_forwards)
+backward_in_forwards_max = max(backward_in_forwards)
 report.check(all(r["fd_error"] <= CONFIG.fd_tolerance for r in rows),
              f"finite differences and backprop agree to within {CONFIG.fd_tolerance:g} "
              f"(relative) at every width")
@@ -484,8 +482,6 @@ with single_thread():
     plain_error = max_relative_error(grads, reference)  # the gradients without the penalty
 
 # %% tags=["report"]
-report.metric("decay_error", decay_error, "scientific", 3)
-report.metric("input_error", input_error, "scientific", 3)
 report.check(decay_error <= CONFIG.tolerance,
              f"weight_decay equals autograd's gradients of the penalised loss to within "
              f"{CONFIG.tolerance:g}")
@@ -521,14 +517,12 @@ forward_count, backward_count = matmul_counts(sizes, batch_size=1)
 _, backward_with_input = matmul_counts(sizes, batch_size=1, input_gradient=True)
 mlp_parameters = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
 
-report.metric("mlp_parameters", mlp_parameters, "count")
-report.metric("mlp_fd_passes", 2 * mlp_parameters, "count")
-report.metric("forward_madds", forward_count, "count")
-report.metric("backward_madds", backward_count, "count")
-report.metric("backward_madds_input", backward_with_input, "count")
-ratio = report.metric("backward_ratio", backward_count / forward_count, digits=2)
-ratio_with_input = report.metric("backward_ratio_input", backward_with_input / forward_count,
-                                 digits=2)
+mlp_fd_passes = 2 * mlp_parameters
+forward_madds = forward_count
+backward_madds = backward_count
+backward_madds_input = backward_with_input
+ratio = backward_count / forward_count
+ratio_with_input = backward_with_input / forward_count
 
 # %% tags=["report"]
 report.check(1 <= ratio <= 2, "the backward pass costs 1 to 2 forward passes of multiply-adds")

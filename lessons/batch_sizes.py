@@ -102,9 +102,7 @@ for batch_size, seed_runs in runs.items():
     rows.append([batch_size, -(-train_size // batch_size), epoch_s,
                  train_size / statistics.fmean(epoch_s),
                  [r.epoch_val_loss[-1] for r in seed_runs], val_acc[batch_size]])  # per seed
-    report.metric(f"val_accuracy_{batch_size}", val_acc[batch_size], "percent", 2)
-    sec[batch_size] = report.metric(f"seconds_per_epoch_{batch_size}",
-                                    statistics.fmean(epoch_s), "seconds", 2)
+    sec[batch_size] = statistics.fmean(epoch_s)
 
 num_epochs = CONFIG.train.num_epochs
 
@@ -126,22 +124,18 @@ report.table(
 small, large = min(CONFIG.batch_sizes), max(CONFIG.batch_sizes)
 last_epoch_loss = {b: statistics.fmean(r.epoch_train_loss[-1] for r in seed_runs)
                    for b, seed_runs in runs.items()}
-report.metric("num_epochs", num_epochs, "count")
-report.metric("train_size", train_size, "count")
-report.metric("num_seeds", len(CONFIG.seeds), "count")
-report.metric("examples_seen", train_size * num_epochs, "count")
-report.metric("slowdown", sec[small] / sec[large], "number", 0, timing=True)
+num_seeds = len(CONFIG.seeds)
+examples_seen = train_size * num_epochs
+slowdown = sec[small] / sec[large]
 # What one epoch on all 50,000 images would cost at the smallest batch, all seeds.
-report.metric("full_epoch_seconds_small", sec[small] * 50_000 / train_size * len(CONFIG.seeds),
-              "seconds", 0)
+full_epoch_seconds_small = sec[small] * 50_000 / train_size * len(CONFIG.seeds)
 # Batch 16 against the next size up: 4 times the updates, and what they bring.
 next_size = sorted(CONFIG.batch_sizes)[1]
 gain, gain_error = seed_difference(val_acc[small], val_acc[next_size])
 
 # %% tags=["report"]
-report.metric("next_size", next_size, "count")
-report.metric("small_gain_points", 100 * gain, "number", 2)
-report.metric("small_gain_error_points", 100 * gain_error, "number", 2)
+small_gain_points = 100 * gain
+small_gain_error_points = 100 * gain_error
 if CONFIG.check_claims:
     report.check_gain(val_acc[small], val_acc[large],
                       f"batch {small} beats batch {large} in validation accuracy after the "
@@ -211,12 +205,9 @@ for batch_size in CONFIG.batch_sizes:
     moved[batch_size] = statistics.fmean(displacement(r) for r in runs[batch_size])
     update_rows.append([batch_size, len(sizes), step_ratio[batch_size], path[batch_size],
                         moved[batch_size]])
-    report.metric(f"step_ratio_{batch_size}", step_ratio[batch_size], "number", 2)
-    report.metric(f"path_{batch_size}", path[batch_size], "number", 1)
-    report.metric(f"moved_{batch_size}", moved[batch_size], "number", 1)
 
 # %% tags=["report"]
-report.metric("path_ratio", path[small] / path[large], "number", 0)
+path_ratio = path[small] / path[large]
 moved_column = f"distance from the initial weights after {num_epochs} epoch{'s' * (num_epochs != 1)}"
 report.table(
     "updates",

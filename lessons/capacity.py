@@ -106,10 +106,10 @@ for x, y in ((size, price_by_size), (age, price_by_age)):
     w, b = fit_line(x, y)
     fits.append((w, b, r_squared(y, w * x + b)))
 
-slope = report.metric("slope", fits[0][0], digits=2)
-intercept = report.metric("intercept", fits[0][1], digits=0)
-r2_size = report.metric("r2_size", fits[0][2], digits=2)
-r2_age = report.metric("r2_age", fits[1][2], digits=2)
+slope = fits[0][0]
+intercept = fits[0][1]
+r2_size = fits[0][2]
+r2_age = fits[1][2]
 
 # %% tags=["report"]
 report.check(abs(slope - 3.0) < 0.3 and abs(intercept - 50) < 20,
@@ -167,13 +167,13 @@ with single_thread():
         fit_classifier(nets[name], X, y, CONFIG.num_steps)
         acc[name] = accuracy(nets[name], X_test, y_test)
 
-report.metric("linear_accuracy", acc["linear"], "percent", 1)
-report.metric("mlp_accuracy", acc["mlp"], "percent", 1)
-margin = report.metric("margin", acc["mlp"] - acc["linear"], "percent", 1)
+linear_accuracy = acc["linear"]
+mlp_accuracy = acc["mlp"]
+margin = acc["mlp"] - acc["linear"]
 
 # %% tags=["report"]
-report.metric("linear_parameters", count_parameters(nets["linear"]), "count")
-report.metric("mlp_parameters", count_parameters(nets["mlp"]), "count")
+linear_parameters = count_parameters(nets["linear"])
+mlp_parameters = count_parameters(nets["mlp"])
 report.check(margin >= CONFIG.min_margin,
              f"the MLP beats the linear classifier on two moons by at least "
              f"{CONFIG.min_margin:.0%}")
@@ -230,10 +230,10 @@ with torch.no_grad():
 test_acc = float((y_hat == y_mnist_test).float().mean())
 
 # %% tags=["report"]
-report.metric("templates_test_accuracy", test_acc, "percent", 1)
-report.metric("templates_train_size", len(y_mnist), "count")
-report.metric("templates_test_size", len(y_mnist_test), "count")
-report.metric("templates_parameters", count_parameters(net), "count")
+templates_test_accuracy = test_acc
+templates_train_size = len(y_mnist)
+templates_test_size = len(y_mnist_test)
+templates_parameters = count_parameters(net)
 report.check(test_acc >= CONFIG.min_accuracy,
              f"the linear classifier reaches {CONFIG.min_accuracy:.0%} on MNIST")
 
@@ -266,9 +266,7 @@ def fit_polynomial(x, y, degree: int):
 # --8<-- [end:fit_polynomial]
 
 
-r2_quadratic = report.metric(
-    "r2_age_quadratic", r_squared(price_by_age, fit_polynomial(age, price_by_age, degree=2)),
-    digits=2)
+r2_quadratic = r_squared(price_by_age, fit_polynomial(age, price_by_age, degree=2))
 
 # %% tags=["report"]
 report.check(r2_quadratic > r2_age + 0.3, "the age² feature rescues the fit: R² up by 0.3 or more")
@@ -320,7 +318,6 @@ drawn = CONFIG.num_points // 4
 for width, net in sweep_nets.items():
     units = f"{width} hidden unit{'s' if width > 1 else ''}"
     accuracy_text = f"{sweep[width][0]:.1%}"
-    report.metric(f"boundary_{width}_accuracy", sweep[width][0], "percent", 1)
     report.figure(f"boundary_{width}",
                   regions_figure([net], [f"{units}: {accuracy_text} test accuracy"],
                                  X_test[:drawn], y_test[:drawn]))

@@ -129,11 +129,11 @@ mnist = load_mnist()
 run = train_cnn(CONFIG.cnn, mnist, device, progress=True)
 
 # %% tags=["report"]
-test_accuracy = report.metric("test_accuracy", run.test_accuracy, "percent", 2)
+test_accuracy = run.test_accuracy
 
 # %% tags=["report"]
-report.metric("seconds_per_epoch", statistics.fmean(run.epoch_seconds), "seconds", 1)
-report.metric("target", TARGET_TEST_ACCURACY, "percent", 1)
+seconds_per_epoch = statistics.fmean(run.epoch_seconds)
+target = TARGET_TEST_ACCURACY
 if CONFIG.full_claims:
     report.check(test_accuracy >= TARGET_TEST_ACCURACY,
                  f"the CNN reaches {TARGET_TEST_ACCURACY:.0%} test accuracy or more")
@@ -170,10 +170,9 @@ cnn_params, mlp_params = count_parameters(run.net), count_parameters(MLP(CONFIG.
 cnn_macs, mlp_macs = multiply_adds(fresh_cnn()), multiply_adds(MLP(CONFIG.mlp.hidden))
 
 # %% tags=["report"]
-report.metric("parameter_ratio", mlp_params / cnn_params, "number", 0)
-report.metric("multiply_adds", cnn_macs, "count")
-report.metric("mlp_multiply_adds", mlp_macs, "count")
-report.metric("multiply_add_ratio", cnn_macs / mlp_macs, "number", 1)
+parameter_ratio = mlp_params / cnn_params
+mlp_multiply_adds = mlp_macs
+multiply_add_ratio = cnn_macs / mlp_macs
 report.check(cnn_params < mlp_params, "the CNN has fewer parameters than the MLP")
 report.check(cnn_macs > mlp_macs, "the CNN computes more multiply-adds per image than the MLP")
 report.table(
@@ -214,8 +213,8 @@ step_s = {layout: seconds_per_step(fresh_cnn(), CONFIG.cnn.batch_size, channels_
           for layout in (False, True)}
 
 # %% tags=["report"]
-report.metric("step_ms_default", step_s[False] * 1000, "number", 1, timing=True)
-report.metric("step_ms_channels_last", step_s[True] * 1000, "number", 1, timing=True)
+step_ms_default = step_s[False] * 1000
+step_ms_channels_last = step_s[True] * 1000
 
 # %% [markdown]
 # ## Shuffled pixels
@@ -263,10 +262,10 @@ short = {
 }
 
 # %% tags=["report"]
-report.metric("shuffle_mlp_in_place", short["MLP", False], "percent", 2)
-report.metric("shuffle_mlp_shuffled", short["MLP", True], "percent", 2)
-report.metric("shuffle_cnn_in_place", short["CNN", False], "percent", 2)
-report.metric("shuffle_cnn_shuffled", short["CNN", True], "percent", 2)
+shuffle_mlp_in_place = short["MLP", False]
+shuffle_mlp_shuffled = short["MLP", True]
+shuffle_cnn_in_place = short["CNN", False]
+shuffle_cnn_shuffled = short["CNN", True]
 report.table(
     "shuffled", ["network", "test accuracy, pixels in place", "test accuracy, pixels shuffled"],
     [[name, short[name, False], short[name, True]] for name in ("MLP", "CNN")],

@@ -109,10 +109,10 @@ train_idx, val_idx = split_indices(len(mnist.train_labels))  # (50000,), (10000,
 lesson_train, lesson_val = split_with_random_split(len(mnist.train_labels), NUM_VAL)
 
 # %% tags=["report"]
-report.metric("num_train_files", len(mnist.train_labels), "count")
-report.metric("num_train", len(train_idx), "count")
-report.metric("num_val", len(val_idx), "count")
-report.metric("num_test", len(mnist.test_labels), "count")
+num_train_files = len(mnist.train_labels)
+num_train = len(train_idx)
+num_val = len(val_idx)
+num_test = len(mnist.test_labels)
 report.check(torch.equal(torch.tensor(lesson_train), train_idx)
              and torch.equal(torch.tensor(lesson_val), val_idx),
              "split_indices draws exactly the split random_split draws with the same seed")
@@ -172,10 +172,10 @@ counts = {
 train_counts = counts["training"]
 rarest = min(range(10), key=train_counts.__getitem__)
 commonest = max(range(10), key=train_counts.__getitem__)
-report.metric("rarest_digit", rarest, "count")
-report.metric("rarest_count", train_counts[rarest], "count")
-report.metric("commonest_digit", commonest, "count")
-report.metric("commonest_count", train_counts[commonest], "count")
+rarest_digit = rarest
+rarest_count = train_counts[rarest]
+commonest_digit = commonest
+commonest_count = train_counts[commonest]
 report.table("class_counts", ["digit", "training", "validation", "test"],
              [[d, counts["training"][d], counts["validation"][d], counts["test"][d]]
               for d in range(10)])
@@ -206,12 +206,12 @@ gap = max(abs(mean - MEAN), abs(std - STD))
 print(f"constants: mean {MEAN}, std {STD}")
 
 # %% tags=["report"]
-report.metric("pixel_mean", mean, digits=4)
-report.metric("pixel_std", std, digits=4)
-report.metric("pixel_mean_all", mean_all, digits=4)
-report.metric("pixel_std_all", std_all, digits=4)
-report.metric("stats_gap", gap, digits=5)
-report.metric("tolerance", CONFIG.tolerance, digits=4)
+pixel_mean = mean
+pixel_std = std
+pixel_mean_all = mean_all
+pixel_std_all = std_all
+stats_gap = gap
+tolerance = CONFIG.tolerance
 report.check(gap <= CONFIG.tolerance,
              "the training split's pixel mean and std are within the tolerance of data.MEAN/STD")
 report.check((round(mean_all, 4), round(std_all, 4)) == (MEAN, STD),
@@ -236,11 +236,10 @@ report.check(X.shape == (batch_size, 1, 28, 28) and X.dtype == torch.float32
              "a batch is X of shape (B, 1, 28, 28) in float32 and y of shape (B,)")
 
 num_batches = len(train_loader)
-report.metric("batch_size", batch_size, "count")
-report.metric("batches_per_epoch", num_batches, "count")
-report.metric("last_batch", len(images) - (num_batches - 1) * batch_size, "count")
-batch_mean = report.metric("batch_mean", X.mean().item(), digits=3)
-batch_std = report.metric("batch_std", X.std().item(), digits=3)
+batches_per_epoch = num_batches
+last_batch = len(images) - (num_batches - 1) * batch_size
+batch_mean = X.mean().item()
+batch_std = X.std().item()
 
 # %% tags=["report"]
 report.check(abs(batch_mean) <= 0.05 and abs(batch_std - 1) <= 0.05,
@@ -340,7 +339,7 @@ report.check(torch.allclose(X_torchvision, X_memory, atol=1e-6)
              and torch.equal(y_torchvision, mnist.train_labels[compared]),
              "the torchvision transform and the in-memory tensors give the same pixel values "
              "for the same indices")
-report.metric("compared_images", len(compared), "count")
+compared_images = len(compared)
 
 # %% [markdown]
 # One pass over the training images each way, both shuffled, both in batches of
@@ -359,13 +358,10 @@ memory_seconds, memory_count = epoch_seconds(memory_batches)
 
 # %% tags=["report"]
 report.check(loader_count == memory_count == len(timed), "both passes serve every image once")
-report.metric("timed_images", len(timed), "count")
-report.metric("train_megabytes", mnist.train_images.numel() * mnist.train_images.element_size() / 1e6,
-              "number", 0)
-report.metric("loader_seconds", loader_seconds, "seconds", 2)
-report.metric("memory_seconds", memory_seconds, "seconds", 3)
-report.metric("memory_setup_seconds", setup_seconds, "seconds", 3)
-report.metric("loader_slowdown", loader_seconds / memory_seconds, "number", 0, timing=True)
+timed_images = len(timed)
+train_megabytes = mnist.train_images.numel() * mnist.train_images.element_size() / 1e6
+memory_setup_seconds = setup_seconds
+loader_slowdown = loader_seconds / memory_seconds
 report.check(loader_seconds > 2 * (memory_seconds + setup_seconds),
              "one pass through datasets.MNIST takes more than twice as long as moving the "
              "images into memory and one pass over them there",

@@ -141,8 +141,7 @@ exported = import_float16(weights, shapes)
 num_parameters = count_parameters(net)
 
 # %% tags=["report"]
-report.metric("num_parameters", num_parameters, "count")
-report.metric("weight_megabytes", len(weights) / 1e6, "number", 2)
+weight_megabytes = len(weights) / 1e6
 report.check(len(weights) == 2 * num_parameters, "the weight file holds two bytes per parameter")
 report.check(all(np.array_equal(W, np.float32(w).astype(np.float16).astype(np.float32))
                  for (W, _), (w, _) in zip(exported, layers)),
@@ -181,19 +180,16 @@ agreement = float((y_torch == y_page).mean())
 max_prob_diff = float(np.abs(p_torch - p_page).max())
 
 # %% tags=["report"]
-report.metric("num_test", num_test, "count")
-report.metric("agreement", agreement, "percent", 2)
-report.metric("num_disagreements", int((y_torch != y_page).sum()), "count")
-report.metric("max_prob_diff", max_prob_diff, "scientific", 1)
-report.metric("page_accuracy", float((y_page == labels).mean()), "percent", 2)
+num_disagreements = int((y_torch != y_page).sum())
+page_accuracy = float((y_page == labels).mean())
 report.check(agreement >= CONFIG.min_agreement,
              f"the exported network predicts what PyTorch predicts on at least "
              f"{CONFIG.min_agreement:.1%} of the test set")
 report.check(max_prob_diff < CONFIG.max_prob_diff,
              f"no probability moves by as much as {CONFIG.max_prob_diff:.0%}",
              max_prob_diff=max_prob_diff)
-report.metric("min_agreement", CONFIG.min_agreement, "percent", 1)
-report.metric("max_prob_diff_allowed", CONFIG.max_prob_diff, "percent", 0)
+min_agreement = CONFIG.min_agreement
+max_prob_diff_allowed = CONFIG.max_prob_diff
 
 # %% [markdown]
 # ## The page's own code, in Chrome's JavaScript engine
@@ -241,10 +237,7 @@ if PAGE_SCRIPT.is_file():
     p_js, ms_per_prediction = np.array(js_run["probs"]), js_run["ms"]  # (n, 10), ms
     js_agreement = float((p_js.argmax(axis=1) == y_torch[:len(p_js)]).mean())
     js_vs_replica = float(np.abs(p_js - p_page[:len(p_js)]).max())
-    report.metric("js_num_test", len(p_js), "count")
-    report.metric("js_agreement", js_agreement, "percent", 2)
-    report.metric("js_vs_replica", js_vs_replica, "scientific", 1)
-    report.metric("ms_per_prediction", ms_per_prediction, "number", 2, timing=True)
+    js_num_test = len(p_js)
     report.check(js_agreement >= CONFIG.min_agreement,
                  "the page's script predicts what PyTorch predicts")
     report.check(js_vs_replica < 1e-6, "the page's script computes what its numpy replica computes")
@@ -342,19 +335,19 @@ report.table("preprocessing", ["test digits", "accuracy as they are", "after pre
 (mnist_raw, mnist_fixed), *moved = accuracy.values()
 worst_raw = min(a for a, _ in moved)
 worst_fixed = min(b for _, b in moved)
-report.metric("accuracy_mnist_preprocessed", mnist_fixed, "percent", 2)
+accuracy_mnist_preprocessed = mnist_fixed
 # The same difference in errors: accuracy hides how many more digits go wrong.
 errors_raw, errors_fixed = errors["as in MNIST"]
 
 # %% tags=["report"]
-report.metric("errors_mnist", errors_raw, "count")
-report.metric("errors_mnist_preprocessed", errors_fixed, "count")
-report.metric("error_increase", errors_fixed / max(errors_raw, 1) - 1, "percent", 0)  # relative
-report.metric("accuracy_worst_raw", worst_raw, "percent", 1)
-report.metric("accuracy_worst_preprocessed", worst_fixed, "percent", 1)
-report.metric("max_own_change", 100 * CONFIG.max_own_change, "number", 0)  # points
-report.metric("min_gain", 100 * CONFIG.min_gain, "number", 0)  # points
-report.metric("max_gap", 100 * CONFIG.max_gap, "number", 0)  # points
+errors_mnist = errors_raw
+errors_mnist_preprocessed = errors_fixed
+error_increase = errors_fixed / max(errors_raw, 1) - 1
+accuracy_worst_raw = worst_raw
+accuracy_worst_preprocessed = worst_fixed
+max_own_change = 100 * CONFIG.max_own_change
+min_gain = 100 * CONFIG.min_gain
+max_gap = 100 * CONFIG.max_gap
 if CONFIG.claims_need_full:
     report.check(abs(mnist_fixed - mnist_raw) <= CONFIG.max_own_change,
                  f"preprocessing MNIST's own test digits again changes their accuracy by at "

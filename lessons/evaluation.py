@@ -145,8 +145,7 @@ shuffled_probs, _ = predict(net, batches(shuffle=True))  # the same shuffled ord
 misaligned = (shuffled_probs.argmax(dim=1) == labels).float().mean().item()
 
 # %% tags=["report"]
-report.metric("shuffled_accuracy", shuffled_accuracy, "percent", 2)
-report.metric("misaligned_accuracy", misaligned, "percent", 1)
+misaligned_accuracy = misaligned
 report.check(abs(shuffled_accuracy - test_accuracy) < 1e-9,
              "shuffling the test batches leaves the accuracy unchanged")
 report.check(misaligned <= test_accuracy - 0.3,
@@ -286,10 +285,6 @@ cm = confusion_matrix(y, y_pred)  # (10, 10)
 num_correct = cm.trace().item()
 num_errors = num_test - num_correct
 accuracy = num_correct / num_test
-report.metric("test_accuracy", accuracy, "percent", 2)
-report.metric("num_test", num_test, "count")
-report.metric("num_correct", num_correct, "count")
-report.metric("num_errors", num_errors, "count")
 report.check(cm.sum().item() == num_test and abs(accuracy - test_accuracy) < 1e-9,
              "the accuracy read off the confusion matrix equals the one evaluate() computes")
 
@@ -298,10 +293,9 @@ top_true, top_pred, top_count = confused[0]
 top3_share = sum(c for _, _, c in confused) / max(1, num_errors)
 
 # %% tags=["report"]
-report.metric("top_confusion_true", top_true, "count")
-report.metric("top_confusion_pred", top_pred, "count")
-report.metric("top_confusion_count", top_count, "count")
-report.metric("top3_share", top3_share, "percent", 0)
+top_confusion_true = top_true
+top_confusion_pred = top_pred
+top_confusion_count = top_count
 report.check(num_errors == 0 or top3_share >= 2 * 3 / 90,
              "the three most frequent confusions hold more than twice their even share "
              "(3 of 90 cells) of the mistakes")
@@ -323,10 +317,10 @@ report.figure("confusion_matrix", confusion_figure(cm))
 # diagonal is the accuracy on that digit (`per_class_accuracy`, above).
 
 # %%
-report.metric("worst_digit", worst, "count")
-report.metric("worst_accuracy", per_class[worst].item(), "percent", 1)
-report.metric("best_digit", best, "count")
-report.metric("best_accuracy", per_class[best].item(), "percent", 1)
+worst_digit = worst
+worst_accuracy = per_class[worst].item()
+best_digit = best
+best_accuracy = per_class[best].item()
 rows = []
 for d in range(10):
     errors = cm[d].clone()
@@ -366,8 +360,8 @@ def mistakes_figure(images, y, y_pred, confidence, cols=8):
 # %%
 wrong = misclassified(y, y_pred, CONFIG.num_mistakes)
 confidence = probs[wrong].max(dim=1).values  # the probability of each wrong answer
-report.metric("num_mistakes_shown", len(wrong), "count")
-report.metric("low_confidence_mistakes", int((confidence < 0.9).sum()), "count")
+num_mistakes_shown = len(wrong)
+low_confidence_mistakes = int((confidence < 0.9).sum())
 
 # %% tags=["report"]
 report.figure("mistakes", mistakes_figure(images[wrong], y[wrong], y_pred[wrong], confidence))

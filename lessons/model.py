@@ -61,8 +61,8 @@ class Registered(nn.Module):
 
 
 # %% tags=["report"]
-forgetful = report.metric("forgetful_parameters", count_parameters(Forgetful()), "count")
-registered = report.metric("registered_parameters", count_parameters(Registered()), "count")
+forgetful = count_parameters(Forgetful())
+registered = count_parameters(Registered())
 
 # %% tags=["report"]
 report.check(forgetful == 0 and registered == 784 * 10 + 10,
@@ -216,8 +216,8 @@ report.check([layers[0]["n_in"]] + [layer["n_out"] for layer in layers]
              == [28 * 28, *CONFIG.hidden, 10], "the drawn widths are the MLP's layer sizes")
 report.check(sum(layer["weights"] + layer["biases"] for layer in layers) == count_parameters(net),
              "the per-layer parameter counts of the diagram sum to the model's total")
-report.metric("depth", len(layers), "count")
-report.metric("hidden_units", sum(layer["n_out"] for layer in layers[:-1]), "count")
+depth = len(layers)
+hidden_units = sum(layer["n_out"] for layer in layers[:-1])
 
 # %% tags=["report"]
 report.figure("network", network_diagram(layers))
@@ -273,9 +273,9 @@ sizes = [28 * 28, *CONFIG.hidden, 10]
 rows = [[name, " × ".join(map(str, p.shape)), format_value(p.numel(), "count")]
         for name, p in net.named_parameters()]
 report.table("parameters", ["parameter", "shape", "numbers"], rows)
-total = report.metric("parameters", count_parameters(net), "count")
+total = count_parameters(net)
 per_layer = [layer["weights"] + layer["biases"] for layer in layers]
-report.metric("first_layer_share", per_layer[0] / total, "percent", 0)
+first_layer_share = per_layer[0] / total
 print(f"from the layer sizes {sizes}: {parameters_from_sizes(sizes):,}")
 
 # %% tags=["report"]
@@ -304,11 +304,11 @@ report.check(abs(loss - by_hand) <= 1e-5,
              "CrossEntropyLoss on the logits equals -log of the softmax probability of the true class")
 report.check(torch.allclose(probs.sum(dim=1), torch.ones(len(y))), "softmax rows sum to 1")
 
-report.metric("first_label", int(y[0]), "count")
-report.metric("logit_min", y_hat.min().item(), digits=2)
-report.metric("logit_max", y_hat.max().item(), digits=2)
-report.metric("max_probability", probs.max().item(), digits=3)
-report.metric("initial_loss", loss, digits=3)
+first_label = int(y[0])
+logit_min = y_hat.min().item()
+logit_max = y_hat.max().item()
+max_probability = probs.max().item()
+initial_loss = loss
 report.table("logits", ["digit", "logit", "softmax probability"],
              [[d, f"{y_hat[0, d]:+.3f}", f"{probs[0, d]:.3f}"] for d in range(10)])
 

@@ -91,17 +91,14 @@ overfits = is_overfitting(train_loss, val_loss, CONFIG.min_rise)
 b, num_epochs = best_epoch - 1, len(val_loss)  # b: the best epoch's index
 
 # %% tags=["report"]
-report.metric("num_epochs", num_epochs, "count")
-report.metric("val_size", CONFIG.train.val_size or 10_000, "count")
-report.metric("best_epoch", best_epoch, "count")
-report.metric("stop_epoch", stop_epoch, "count")
-report.metric("min_val_loss", val_loss[b], "number", 3)
-report.metric("final_val_loss", val_loss[-1], "number", 3)
-report.metric("val_loss_rise", val_loss[-1] / val_loss[b] - 1, "percent", 0)
-report.metric("final_train_loss", train_loss[-1], "number", 4)
-report.metric("val_accuracy_at_best", val_accuracy[b], "percent", 2)
-report.metric("final_val_accuracy", val_accuracy[-1], "percent", 2)
-report.metric("max_val_accuracy", max(val_accuracy), "percent", 2)
+val_size = CONFIG.train.val_size or 10_000
+min_val_loss = val_loss[b]
+final_val_loss = val_loss[-1]
+val_loss_rise = val_loss[-1] / val_loss[b] - 1
+final_train_loss = train_loss[-1]
+val_accuracy_at_best = val_accuracy[b]
+final_val_accuracy = val_accuracy[-1]
+max_val_accuracy = max(val_accuracy)
 if CONFIG.check_claims:
     report.check(overfits, f"the validation loss ends {CONFIG.min_rise:.0%} or more above its "
                            "minimum while the training loss keeps falling")

@@ -349,38 +349,34 @@ print(f"chosen: {chosen}; test accuracy", [f"{r['test']:.2%}" for r in results[c
 KEYS = {"baseline": "baseline", "L2 penalty (Adam)": "l2", "weight decay (AdamW)": "adamw",
         "dropout": "dropout", "augmentation": "augment", "early stopping": "early"}
 # Differences of two accuracies are in percentage points: 100 × (a - b), unit "number".
+val, train, gap, gain, final_loss = {}, {}, {}, {}, {}
 for technique in CONFIG.techniques:
     key = KEYS[technique.name]
-    report.metric(f"{key}_val", per_seed(technique.name, "val"), "percent", 2)
-    report.metric(f"{key}_train", per_seed(technique.name, "train"), "percent", 1)
-    report.metric(f"{key}_gap", 100 * (mean(technique.name, "train")
-                                       - mean(technique.name, "val")), "number", 1)
+    val[key], train[key] = per_seed(technique.name, "val"), per_seed(technique.name, "train")
+    gap[key] = 100 * (mean(technique.name, "train") - mean(technique.name, "val"))
     if technique.name != BASE:
-        report.metric(f"{key}_gain", 100 * (mean(technique.name, "val") - mean(BASE, "val")),
-                      "number", 2)
-    report.metric(f"{key}_final_val_loss", [run.val_loss[-1] for run in runs[technique.name]],
-                  "number", 2)
+        gain[key] = 100 * (mean(technique.name, "val") - mean(BASE, "val"))
+    final_loss[key] = [run.val_loss[-1] for run in runs[technique.name]]
 
-report.metric("chosen_val", per_seed(chosen, "val"), "percent", 2)
-report.metric("chosen_test", per_seed(chosen, "test"), "percent", 2)
-chosen_test_minus_val = report.metric(
-    "chosen_test_minus_val", 100 * (mean(chosen, "test") - mean(chosen, "val")), "number", 2)
-report.metric("val_size", len(watch), "count")
-report.metric("compare_size", len(compare), "count")
-report.metric("test_size", len(split.test), "count")
-report.metric("num_seeds", len(CONFIG.seeds), "count")
-report.metric("num_techniques", len(CONFIG.techniques), "count")
+chosen_val = per_seed(chosen, "val")
+chosen_test = per_seed(chosen, "test")
+chosen_test_minus_val = 100 * (mean(chosen, "test") - mean(chosen, "val"))
+val_size = len(watch)
+compare_size = len(compare)
+test_size = len(split.test)
+num_seeds = len(CONFIG.seeds)
+num_techniques = len(CONFIG.techniques)
 settings = {t.name: t for t in CONFIG.techniques}
-report.metric("l2", settings["L2 penalty (Adam)"].l2, "scientific")
-report.metric("l2_as_adam_decay", 2 * settings["L2 penalty (Adam)"].l2, "scientific")
-report.metric("dropout_p", settings["dropout"].dropout, "number", 1)
-report.metric("patience", settings["early stopping"].patience, "count")
-report.metric("max_shift_px", CONFIG.max_shift * 28, "number", 1)
-report.metric("baseline_best_epoch", per_seed(BASE, "best_epoch"), "number", 1)
-report.metric("early_epochs", per_seed("early stopping", "epochs"), "number", 1)
+l2 = settings["L2 penalty (Adam)"].l2
+l2_as_adam_decay = 2 * settings["L2 penalty (Adam)"].l2
+dropout_p = settings["dropout"].dropout
+patience = settings["early stopping"].patience
+max_shift_px = CONFIG.max_shift * 28
+baseline_best_epoch = per_seed(BASE, "best_epoch")
+early_epochs = per_seed("early stopping", "epochs")
 weights, biases = weights_and_biases(MLP())
-report.metric("mlp_parameters", sum(p.numel() for p in weights + biases), "count")
-report.metric("mlp_biases", sum(p.numel() for p in biases), "count")
+mlp_parameters = sum(p.numel() for p in weights + biases)
+mlp_biases = sum(p.numel() for p in biases)
 
 # AdamW's decay over the whole run: each step multiplies every weight by (1 - lr * d)
 # before Adam's step on the loss, so the decay alone would shrink it by (1 - lr d)^steps.
@@ -388,30 +384,25 @@ decay = settings["weight decay (AdamW)"].weight_decay
 default_decay = torch.optim.AdamW([torch.zeros(1)]).defaults["weight_decay"]  # PyTorch's
 steps_per_epoch = len(TensorBatches(images, labels, CONFIG.train.batch_size, shuffle=False))
 num_steps = CONFIG.train.num_epochs * steps_per_epoch
-report.metric("weight_decay", decay, "number", 1)
-report.metric("default_decay", default_decay, "number", 2)
-report.metric("decay_over_default", round(decay / default_decay), "count")
-report.metric("steps_per_epoch", steps_per_epoch, "count")
-report.metric("num_steps", num_steps, "count")
-report.metric("decay_per_step", CONFIG.train.lr * decay, "number", 3)
-adamw_shrink = report.metric("adamw_shrink", (1 - CONFIG.train.lr * decay) ** num_steps,
-                             "number", 2)
-report.metric("default_shrink", (1 - CONFIG.train.lr * default_decay) ** num_steps, "number", 3)
+weight_decay = decay
+decay_over_default = round(decay / default_decay)
+decay_per_step = CONFIG.train.lr * decay
+adamw_shrink = (1 - CONFIG.train.lr * decay) ** num_steps
+default_shrink = (1 - CONFIG.train.lr * default_decay) ** num_steps
 initial_norms = []
 for seed in CONFIG.seeds:  # train() seeds torch the same way before it builds the network
     torch.manual_seed(seed)
     initial_norms.append(l2_penalty(MLP(), 1.0).item() ** 0.5)
-report.metric("initial_weight_norm", initial_norms, "number", 1)
-report.metric("baseline_weight_norm", per_seed(BASE, "weight_norm"), "number", 1)
-report.metric("l2_weight_norm", per_seed("L2 penalty (Adam)", "weight_norm"), "number", 1)
-report.metric("adamw_weight_norm", per_seed("weight decay (AdamW)", "weight_norm"), "number", 1)
-report.metric("dropout_train_mode_val", per_seed("dropout", "val_train_mode"), "percent", 2)
+initial_weight_norm = initial_norms
+baseline_weight_norm = per_seed(BASE, "weight_norm")
+l2_weight_norm = per_seed("L2 penalty (Adam)", "weight_norm")
+adamw_weight_norm = per_seed("weight decay (AdamW)", "weight_norm")
+dropout_train_mode_val = per_seed("dropout", "val_train_mode")
 mode_gaps = [100 * (e - t) for e, t in zip(per_seed("dropout", "val"),
                                            per_seed("dropout", "val_train_mode"))]
-report.metric("dropout_mode_gap", mode_gaps, "number", 2)
+dropout_mode_gap = mode_gaps
 baseline_mode_gap = max(100 * abs(e - t) for e, t in zip(per_seed(BASE, "val"),
                                                           per_seed(BASE, "val_train_mode")))
-report.metric("baseline_mode_gap", baseline_mode_gap, "number", 2)
 
 
 def gaps(name: str) -> list[float]:
@@ -423,9 +414,10 @@ def final_val_loss(name: str) -> list[float]:
     return [run.val_loss[-1] for run in runs[name]]
 
 
-for technique in CONFIG.techniques[1:]:  # each gain in points, with its standard error
+gain_error = {}  # each gain in points, with its standard error
+for technique in CONFIG.techniques[1:]:
     _, error = seed_difference(per_seed(technique.name, "val"), per_seed(BASE, "val"))
-    report.metric(f"{KEYS[technique.name]}_gain_error", 100 * error, "number", 2)
+    gain_error[KEYS[technique.name]] = 100 * error
 
 report.check(baseline_mode_gap == 0, "train() and eval() give the lesson MLP the same "
                                      "accuracy: it has no layer that the mode changes",

@@ -172,13 +172,12 @@ flop_per_weight = {width: training_flop(width) / num_weights(width) for width in
 first_layer = mlp_sizes(wide)[0] * mlp_sizes(wide)[1]  # the first layer's weights
 
 # %% tags=["report"]
-report.metric("narrow_width", narrow, "count")
-report.metric("wide_width", wide, "count")
-report.metric("flop_per_weight_narrow", flop_per_weight[narrow], "number", 1)
-report.metric("flop_per_weight_wide", flop_per_weight[wide], "number", 1)
-report.metric("first_layer_share_wide", first_layer / num_weights(wide), "percent", 0)
-report.metric("first_layer_share_narrow",
-              mlp_sizes(narrow)[0] * mlp_sizes(narrow)[1] / num_weights(narrow), "percent", 0)
+narrow_width = narrow
+wide_width = wide
+flop_per_weight_narrow = flop_per_weight[narrow]
+flop_per_weight_wide = flop_per_weight[wide]
+first_layer_share_wide = first_layer / num_weights(wide)
+first_layer_share_narrow = mlp_sizes(narrow)[0] * mlp_sizes(narrow)[1] / num_weights(narrow)
 report.check(all(4 <= v < 6 for v in flop_per_weight.values()),
              "training costs between 4 and 6 operations per weight and per image",
              **{f"width_{width}": v for width, v in flop_per_weight.items()})
@@ -414,20 +413,16 @@ sampled_by = {t.number + 1: t.user_attrs["sampled_by"] for t in trained}
 num_tpe = sum(how == "TPE" for how in sampled_by.values())
 
 # %% tags=["report"]
-report.metric("budget_gflop", budget, "number", 1)
-report.metric("grid_best", best_of["grid"].value, "percent", 2)
-report.metric("random_best", best_of["random"].value, "percent", 2)
-report.metric("optuna_best", best_of["Optuna"].value, "percent", 2,
-              tolerance=CONFIG.race_tolerance)
-report.metric("grid_trials", len(grid_trials), "count")
-report.metric("random_trials", len(random_trials), "count")
-report.metric("optuna_trials", len(optuna_trials), "count", tolerance=4)
+budget_gflop = budget
+grid_best = best_of["grid"].value
+random_best = best_of["random"].value
+optuna_best = best_of["Optuna"].value
+num_trials = {name.lower(): len(trials) for name, trials in searches.items()}
 # How many of the workers finished a trial before the budget ran out: a race.
-report.metric("optuna_workers", len(processes), "count", varies=True)
-report.metric("optuna_startup_trials", NUM_STARTUP_TRIALS, "count")
-report.metric("optuna_tpe_trials", num_tpe, "count", varies=True)  # set by the race too
-report.metric("trial_seconds", statistics.fmean(t.seconds for t in grid_trials + random_trials),
-              "seconds", 1)
+optuna_workers = len(processes)
+optuna_startup_trials = NUM_STARTUP_TRIALS
+optuna_tpe_trials = num_tpe
+trial_seconds = statistics.fmean(t.seconds for t in grid_trials + random_trials)
 report.check(used["grid"] == budget and max(used.values()) <= budget,
              "the three searches get the same compute budget: the grid's")
 report.check(os.getpid() not in processes, "the study's trials ran in worker processes")
@@ -468,18 +463,18 @@ def spread(trials: list[Trial], name: str) -> float:
 
 distinct_lr = {method: len({t.params["lr"] for t in trials})
                for method, trials in searches.items()}
-report.metric("grid_distinct_lr", distinct_lr["grid"], "count")
-report.metric("random_distinct_lr", distinct_lr["random"], "count")
+grid_distinct_lr = distinct_lr["grid"]
+random_distinct_lr = distinct_lr["random"]
 # Differences of accuracies are in percentage points: 100 × (a - b), unit "number".
-lr_spread = report.metric("lr_spread", 100 * spread(grid_trials, "lr"), "number", 1)
-width_spread = report.metric("width_spread", 100 * spread(grid_trials, "width"), "number", 1)
+lr_spread = 100 * spread(grid_trials, "lr")
+width_spread = 100 * spread(grid_trials, "width")
 worst = min(grid_trials, key=lambda t: t.value)
-report.metric("grid_worst", worst.value, "percent", 2)
+grid_worst = worst.value
 bests = [trial.value for trial in best_of.values()]
 
 # %% tags=["report"]
 # Optuna's best moves with the race, and with it this range, anywhere from 0 up.
-report.metric("bests_range", 100 * (max(bests) - min(bests)), "number", 2, varies=True)
+bests_range = 100 * (max(bests) - min(bests))
 report.check(distinct_lr["grid"] < distinct_lr["random"] == len(random_trials),
              "the grid tries fewer learning rates; every random trial tries a new one")
 if current_profile() == "full":  # smoke: 4 trials on 512 images say little
@@ -525,20 +520,18 @@ report.figure("best_so_far", best_so_far_figure(searches, cost, budget))
 # %% tags=["report"]
 winner = next(method for method, trials in searches.items() if best in trials)
 # Optuna's trials, and so maybe the winner and its batch size, change from run to run.
-report.metric("best_lr", best.params["lr"], "number", 4, varies=True)
-report.metric("retrain_steps", len(final.step_loss), "count", varies=True)
+best_lr = best.params["lr"]
+retrain_steps = len(final.step_loss)
 # The training lesson's recipe, for the page's comparison: epochs, steps, peak lr, batch size.
 lesson = TrainConfig.recipe("final")
 
 # %% tags=["report"]
-report.metric("lesson_epochs", lesson.num_epochs, "count")
-report.metric("lesson_steps", lesson.num_epochs * -(-NUM_TRAIN // lesson.batch_size), "count")
-report.metric("lesson_lr", lesson.lr, "number", 4)
-report.metric("lesson_batch_size", lesson.batch_size, "count")
-report.metric("test_accuracy", final.test_accuracy, "percent", 2,
-              tolerance=CONFIG.race_tolerance)
-report.metric("final_val_accuracy", final.epoch_val_accuracy[-1], "percent", 2,
-              tolerance=CONFIG.race_tolerance)
+lesson_epochs = lesson.num_epochs
+lesson_steps = lesson.num_epochs * -(-NUM_TRAIN // lesson.batch_size)
+lesson_lr = lesson.lr
+lesson_batch_size = lesson.batch_size
+test_accuracy = final.test_accuracy
+final_val_accuracy = final.epoch_val_accuracy[-1]
 # 98 %: what the training lesson checks that its recipe reaches.
 report.check(final.test_accuracy < 0.98, "the retrained winner stays below 98 % on the test set",
              test_accuracy=final.test_accuracy)

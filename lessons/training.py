@@ -147,28 +147,22 @@ def train_seeds(config, recipe, seeds, mnist, device):
 # --8<-- [end:train_seeds]
 
 
-def record_runs(report, runs, prefix=""):
-    """Record the metrics and loss figure of one recipe's runs."""
+def summarise(runs) -> dict:
+    """What the page says of one recipe's runs (a list per seed reads mean ± std)."""
     test_acc = [r.test_accuracy for r in runs]
-    first = statistics.fmean(r.step_loss[0] for r in runs)
-    last = statistics.fmean(r.epoch_train_loss[-1] for r in runs)
-    num_epochs = len(runs[0].epoch_seconds)
-    steps_per_epoch = len(runs[0].step_loss) // num_epochs
-    report.metric(f"{prefix}test_accuracy", statistics.fmean(test_acc), "percent", 1)
-    report.metric(f"{prefix}test_accuracy_pm", test_acc, "percent", 2)  # mean ± std
-    report.metric(f"{prefix}test_accuracy_min", min(test_acc), "percent", 1)
-    report.metric(f"{prefix}val_accuracy", statistics.fmean(r.epoch_val_accuracy[-1] for r in runs),
-                  "percent", 1)
-    report.metric(f"{prefix}first_loss", first, "number", 2)
-    report.metric(f"{prefix}final_train_loss", last, "number", 3)
-    report.metric(f"{prefix}seconds_per_epoch",
-                  statistics.fmean(s for r in runs for s in r.epoch_seconds), "seconds", 1)
-    report.metric(f"{prefix}num_epochs", num_epochs, "count")
-    report.metric(f"{prefix}num_seeds", len(runs), "count")
-    report.metric(f"{prefix}parameters", count_parameters(runs[0].net), "count")
-    report.figure(f"{prefix}loss_curve",
-                  plots.loss_curves([r.step_loss for r in runs], steps_per_epoch,
-                                    [r.epoch_val_loss for r in runs]))
+    return {"test_accuracy": test_acc, "test_accuracy_min": min(test_acc),
+            "val_accuracy": [r.epoch_val_accuracy[-1] for r in runs],
+            "first_loss": [r.step_loss[0] for r in runs],
+            "final_train_loss": [r.epoch_train_loss[-1] for r in runs],
+            "seconds_per_epoch": statistics.fmean(s for r in runs for s in r.epoch_seconds),
+            "num_epochs": len(runs[0].epoch_seconds), "num_seeds": len(runs),
+            "parameters": count_parameters(runs[0].net)}
+
+
+def loss_figure(runs):
+    steps_per_epoch = len(runs[0].step_loss) // len(runs[0].epoch_seconds)
+    return plots.loss_curves([r.step_loss for r in runs], steps_per_epoch,
+                             [r.epoch_val_loss for r in runs])
 
 
 # %% [markdown]
@@ -181,7 +175,8 @@ def record_runs(report, runs, prefix=""):
 plain_runs = train_seeds(CONFIG.plain, "plain", CONFIG.seeds, mnist, device)
 
 # %%
-record_runs(report, plain_runs, prefix="plain_")
+plain = summarise(plain_runs)
+report.figure("plain_loss_curve", loss_figure(plain_runs))
 
 # %% [markdown]
 # ## The final recipe: one cycle
@@ -195,7 +190,8 @@ final_runs = train_seeds(CONFIG.final, "final", CONFIG.seeds, mnist, device)
 # --8<-- [end:final_runs]
 
 # %%
-record_runs(report, final_runs)
+final = summarise(final_runs)
+report.figure("loss_curve", loss_figure(final_runs))
 
 # %% tags=["report"]
 if CONFIG == FULL:
@@ -337,19 +333,18 @@ wrong = train_model(dataclasses.replace(right.config, softmax_output=True), mnis
 grad_right, grad_wrong = first_step_gradient_norms(right.config, mnist)
 
 # %% tags=["report"]
-report.metric("softmax_right_accuracy", right.test_accuracy, "percent", 2)
-report.metric("softmax_wrong_accuracy", wrong.test_accuracy, "percent", 2)
-report.metric("softmax_right_val_accuracy_first", right.epoch_val_accuracy[0], "percent", 1)
-report.metric("softmax_wrong_val_accuracy_first", wrong.epoch_val_accuracy[0], "percent", 1)
-report.metric("softmax_accuracy_gap", 100 * (right.test_accuracy - wrong.test_accuracy),
-              "number", 1)  # percentage points
-report.metric("softmax_right_final_loss", right.epoch_train_loss[-1], "number", 3)
-report.metric("softmax_wrong_final_loss", wrong.epoch_train_loss[-1], "number", 3)
-report.metric("softmax_loss_floor", floor, "number", 3)
-report.metric("softmax_grad_right", grad_right, "number", 3)
-report.metric("softmax_grad_wrong", grad_wrong, "number", 3)
-report.metric("softmax_grad_ratio", grad_right / grad_wrong, "number", 1)
-report.metric("softmax_num_epochs", right.config.num_epochs, "count")
+softmax_right_accuracy = right.test_accuracy
+softmax_wrong_accuracy = wrong.test_accuracy
+softmax_right_val_accuracy_first = right.epoch_val_accuracy[0]
+softmax_wrong_val_accuracy_first = wrong.epoch_val_accuracy[0]
+softmax_accuracy_gap = 100 * (right.test_accuracy - wrong.test_accuracy)
+softmax_right_final_loss = right.epoch_train_loss[-1]
+softmax_wrong_final_loss = wrong.epoch_train_loss[-1]
+softmax_loss_floor = floor
+softmax_grad_right = grad_right
+softmax_grad_wrong = grad_wrong
+softmax_grad_ratio = grad_right / grad_wrong
+softmax_num_epochs = right.config.num_epochs
 
 report.check(min(wrong.step_loss) >= floor - 1e-6,
              "the softmax network's loss never falls below the floor log(1 + 9/e)")
@@ -388,24 +383,22 @@ worst = confidence.argmax()  # the most confident mistake
 
 q_low, q_high = 1 / (math.e + 9), math.e / (math.e + 9)  # the bounds for a one-hot p
 ceiling = math.log(math.e + 9)  # the loss of a one-hot p on a wrong digit
-report.metric("softmax_q_low", q_low, "number", 3)
-report.metric("softmax_q_high", q_high, "number", 3)
-report.metric("softmax_q_min", q.min().item(), "number", 3)
-report.metric("softmax_q_max", q.max().item(), "number", 3)
-report.metric("softmax_loss_ceiling", ceiling, "number", 3)
+softmax_q_low = q_low
+softmax_q_high = q_high
+softmax_q_min = q.min().item()
+softmax_q_max = q.max().item()
+softmax_loss_ceiling = ceiling
 # 1 - max(p) rounds to 0 in float32: sum the other nine probabilities in log space
 z_worst = z[worst].double()  # (10,)
 others = torch.cat([z_worst[:z_worst.argmax()], z_worst[z_worst.argmax() + 1:]])  # (9,)
 rest = (torch.logsumexp(others, dim=0) - torch.logsumexp(z_worst, dim=0)).exp().item()
 
 # %% tags=["report"]
-report.metric("softmax_worst_rest", rest, "scientific")
-report.metric("softmax_worst_grad_plain", grad_plain[worst].item(), "number", 2)
-report.metric("softmax_worst_grad_bug", grad_bug[worst].item(), "scientific")
-report.metric("softmax_worst_grad_ratio", (grad_plain[worst] / grad_bug[worst]).item(),
-              "scientific", 1)
-report.metric("softmax_mistakes_median_ratio",
-              (grad_plain[mistakes] / grad_bug[mistakes]).median().item(), "number", 0)
+softmax_worst_rest = rest
+softmax_worst_grad_plain = grad_plain[worst].item()
+softmax_worst_grad_bug = grad_bug[worst].item()
+softmax_worst_grad_ratio = (grad_plain[worst] / grad_bug[worst]).item()
+softmax_mistakes_median_ratio = (grad_plain[mistakes] / grad_bug[mistakes]).median().item()
 report.check(q_low - 1e-6 <= q.min().item() and q.max().item() <= q_high + 1e-6,
              "the doubly-softmaxed probabilities stay within [1/(e + 9), e/(e + 9)]")
 report.check(bool(mistakes.any()) and (grad_bug[mistakes] < grad_plain[mistakes]).all().item(),

@@ -178,10 +178,10 @@ with plots.figure(1, len(CONFIG.bump_counts), figsize=(9, 3.2), sharey=True) as 
 few, many = CONFIG.bump_counts
 
 # %% tags=["report"]
-report.metric("bumps_few", few, "count")
-report.metric("bumps_many", many, "count")
-report.metric("bump_error_few", bump_errors[few], digits=2)
-report.metric("bump_error_many", bump_errors[many], digits=2)
+bumps_few = few
+bumps_many = many
+bump_error_few = bump_errors[few]
+bump_error_many = bump_errors[many]
 report.check(bump_errors[many] < bump_errors[few],
              f"more bumps follow the target more closely: {many} bumps beat {few}")
 report.figure("bump_sum", bump_sum_svg)
@@ -274,13 +274,10 @@ medians = {w: statistics.median(runs[w]) for w in CONFIG.widths}
 narrow, middle, wide = CONFIG.widths[0], CONFIG.widths[len(CONFIG.widths) // 2], CONFIG.widths[-1]
 
 # %% tags=["report"]
-for width in CONFIG.widths:
-    report.metric(f"mse_{width}", medians[width], "scientific")
-report.metric("error_drop", medians[narrow] / medians[wide], "scientific")
-report.metric("narrowest", narrow, "count")
-report.metric("middle", middle, "count")
-report.metric("widest", wide, "count")
-report.metric("num_seeds", len(CONFIG.seeds), "count")
+error_drop = medians[narrow] / medians[wide]
+narrowest = narrow
+widest = wide
+num_seeds = len(CONFIG.seeds)
 report.check(medians[wide] < medians[middle] < medians[narrow],
              f"the median error falls with width: {wide} units beat {middle}, "
              f"which beat {narrow}")
@@ -430,7 +427,7 @@ def relu_interpolant(f, num_units: int, domain=DOMAIN) -> nn.Sequential:
 interpolant = {w: mse(relu_interpolant(target, w), target, X_test) for w in CONFIG.widths}
 
 # %% tags=["report"]
-report.metric("interpolant_mse_wide", interpolant[wide], "scientific")
+interpolant_mse_wide = interpolant[wide]
 report.table("interpolant", ["hidden units", "built by hand (interpolation)", "trained (median)"],
              [[w, interpolant[w], medians[w]] for w in CONFIG.widths],
              units=dict.fromkeys(["built by hand (interpolation)", "trained (median)"], "scientific"))
@@ -454,9 +451,9 @@ def extrapolation(net, f, domain=DOMAIN, reach: float = 2.0) -> tuple[float, flo
 
 
 inside, outside = extrapolation(nets[wide], target)
-report.metric("inside_mse", inside, "scientific")
-report.metric("outside_mse", outside, "scientific")
-report.metric("outside_ratio", outside / inside, "scientific")
+inside_mse = inside
+outside_mse = outside
+outside_ratio = outside / inside
 report.check(outside > 100 * inside,
              "outside the training interval the error is at least 100 times larger")
 

@@ -1,9 +1,10 @@
-"""What a page's run reports: its numbers, tables and figures, and the claims it checks.
+"""What a page's run reports: its tables, figures and checked claims; its numbers are
+the notebook's own variables, which the page quotes.
 
 Every notebook of the course makes one ``Report`` and ends with ``report.finish()``::
 
     report = Report("training", seeds=[0, 1, 2], device=device)
-    report.metric("test_accuracy", accuracies, unit="percent", digits=1)   # mean ± std
+    test_accuracy = [run.test_accuracy for run in runs]      # a number the page quotes
     report.figure("loss_curve", fig)            # alt text and caption: on the page
     report.table("recipes", ["recipe", "epochs", "test accuracy"],   # caption: on the page
                  [["plain", 8, [0.975, 0.977]], ["final", 5, [0.981, 0.982]]],
@@ -12,19 +13,22 @@ Every notebook of the course makes one ``Report`` and ends with ``report.finish(
     report.check_gain(dropout_accuracies, baseline_accuracies, "dropout helps")  # > 2 s.e.
     report.finish()
 
-Run by hand, a report shows each entry as it is recorded, prints a claim that stops
-holding with the numbers it compared, and ``finish`` compares your numbers with the ones
-the course website shows (given as ``site``), then fails if any claim did not hold.
-When the site is built, ``$MNIST_TUTORIAL_REPORT`` names a folder and ``finish`` also
-writes everything there as ``report.json`` (false claims too), which the pages' shortcodes
-read (``<!-- metric training.test_accuracy -->``): the numbers on a
-page are the numbers its notebook printed. A figure's alt text and caption are written on
-the page, next to the prose they belong to, quoting the run's numbers by key::
+Like myst-nb's ``glue``, the numbers are the notebook's variables and the page picks how
+each reads: ``finish`` records every variable that holds a number, a list of numbers (one
+per seed) or a dict of them (``notebook_values``), with the cell that last assigned it,
+and the page quotes ``<!-- metric training.test_accuracy percent 1 -->`` (``Format``: a
+list of per-seed values reads mean ± std). When the site is built, ``$MNIST_TUTORIAL_REPORT``
+names a folder and ``finish`` writes everything there as ``report.json`` (false claims
+too), which the pages' shortcodes read: the numbers on a page are the numbers its
+notebook computed. A figure's alt text and caption are written on the page, next to the
+prose they belong to, quoting the run's numbers by name::
 
-    <!-- figure training.loss_curve alt="... falls to {final_train_loss} ..." caption="..." -->
+    <!-- figure training.loss_curve alt="... falls to {final_loss number 3} ..." caption="..." -->
 
-``report.asset`` records a file a page's script loads (an interactive page's network
-weights), published beside the figures.
+Run by hand, a report prints a claim that stops holding with the numbers it compared, and
+``finish`` compares the numbers the course website quotes (given as ``site``) with this
+run's, then fails if any claim did not hold. ``report.asset`` records a file a page's
+script loads (an interactive page's network weights), published beside the figures.
 """
 
 from __future__ import annotations
@@ -130,6 +134,170 @@ def _plain(value):
     return float(value)
 
 
+MAX_NUMBERS = 100_000  # a variable holding more numbers than this is data, not a result
+
+
+def _publishable(value):
+    """``value`` as JSON holds it if a page can quote it: a number (a 0-d tensor or numpy
+    scalar too), or a list, tuple or dict of them (per-seed values, one per batch size);
+    else None. True and False are not numbers here."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if type(value).__module__.split(".")[0] in ("numpy", "torch"):
+        if getattr(value, "ndim", 1) != 0 or str(getattr(value, "dtype", "")).endswith("bool"):
+            return None
+        return value.item()
+    if isinstance(value, (list, tuple)) and 0 < len(value) <= MAX_NUMBERS:
+        items = [_publishable(v) for v in value]
+        return items if all(item is not None for item in items) else None
+    if isinstance(value, dict) and 0 < len(value) <= MAX_NUMBERS and all(
+            isinstance(k, (str, int)) and not isinstance(k, bool) for k in value):
+        items = {str(k): _publishable(v) for k, v in value.items()}
+        return items if all(item is not None for item in items.values()) else None
+    return None
+
+
+def _assigned_names(source: str) -> set[str]:
+    """The names a cell's code assigns (``x = ...``, ``x[k] = ...``, ``for x in``, ``x += ``),
+    at any depth outside the functions and classes it defines."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names, todo = set(), list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
+            while isinstance(node, ast.Subscript):
+                node = node.value
+            if isinstance(node, ast.Name):
+                names.add(node.id)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return names
+
+
+def notebook_values(namespace: dict) -> dict[str, dict]:
+    """``{name: {"value": ..., "cell": N}}`` for each variable of ``namespace`` (a
+    notebook's or script's globals) that a page can quote, with the notebook cell that
+    last assigned it (None outside a notebook): the values of glue, the page picks how
+    each reads (``<!-- metric training.test_accuracy percent 1 -->``)."""
+    history = namespace.get("In")  # IPython's inputs: In[N] is the source of cell [N]
+    cells = {}
+    if isinstance(history, list):
+        for number, source in enumerate(history):
+            cells |= dict.fromkeys(_assigned_names(source), number)
+    values = {}
+    for name, value in namespace.items():
+        if name.startswith("_") or name in ("In", "Out"):
+            continue
+        plain = _publishable(value)
+        if plain is not None:
+            values[name] = {"value": plain, "cell": cells.get(name)}
+    return values
+
+
+def lookup(values: dict[str, dict], key: str) -> tuple:
+    """(value, cell) of ``key`` in ``notebook_values``: a variable's name, then a dict's
+    keys or a list's indices (``val_accuracy.64``, ``sweep.4.0``); the value is a number or
+    a list of per-seed numbers. KeyError if there is no such number."""
+    name, *path = key.split(".")
+    value = values[name]["value"]
+    for part in path:
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            raise KeyError(key)
+    if isinstance(value, dict) or isinstance(value, list) and any(
+            isinstance(v, (list, dict)) for v in value):
+        raise KeyError(key)
+    return value, values[name]["cell"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Format:
+    """How a page quotes a number (``<!-- metric HOME.KEY percent 1 timing -->``) and how
+    a rerun may differ from it.
+
+    ``unit`` (default: count for a whole number, else number) and ``digits``; ``mean``:
+    per-seed values read as their mean alone, not mean ± std. ``timing``, a measure of
+    speed that depends on the machine, and ``varies``, a value that may be anything in its
+    range from one run to the next (the winner of a race), are not compared;
+    ``tolerance``, how far a rerun may land and still reproduce it (a number, or a setting
+    of the home's configuration: ``tolerance=race_tolerance``; default: the seed spread if
+    there is one, else equal to 1 part in a million)."""
+    unit: str | None = None
+    digits: int = 2
+    mean: bool = False
+    timing: bool = False
+    varies: bool = False
+    tolerance: float | str | None = None
+
+    @classmethod
+    def parse(cls, words) -> Format:
+        """From a shortcode's words after HOME.KEY; ValueError naming a word it cannot read."""
+        fields = {}
+        for word in words:
+            name, _, setting = word.partition("=")
+            if word in UNITS and "unit" not in fields:
+                fields["unit"] = word
+            elif word.isdigit() and "digits" not in fields:
+                fields["digits"] = int(word)
+            elif word in ("mean", "timing", "varies") and word not in fields:
+                fields[word] = True
+            elif name == "tolerance" and setting and "tolerance" not in fields:
+                try:
+                    fields["tolerance"] = float(setting)
+                except ValueError:
+                    if not re.fullmatch(r"[a-z_][a-z0-9_.]*", setting):
+                        raise ValueError(f"tolerance={setting}: neither a number nor a "
+                                         f"setting's name") from None
+                    fields["tolerance"] = setting
+            else:
+                raise ValueError(f"cannot read {word!r}: a number's words are a unit "
+                                 f"({', '.join(UNITS)}), a count of digits, mean, timing, "
+                                 f"varies or tolerance=NUMBER (or =SETTING), each once")
+        return cls(**fields)
+
+    def flags(self) -> tuple:
+        """What decides how a rerun is compared (not how the number reads)."""
+        return self.timing, self.varies, self.tolerance
+
+
+def metric(value, fmt: Format = Format(), config: dict | None = None) -> dict:
+    """A number as a page quotes it and a rerun compares it: its value (a list of per-seed
+    values: their mean, with the std and the values), its text, and ``fmt``'s unit and
+    flags; ``config``, the home's recorded configuration, holds a tolerance given by name."""
+    per_seed = std = None
+    if isinstance(value, list):
+        per_seed = [float(v) for v in value]
+        value, std = mean_std(per_seed)
+    whole = isinstance(value, int) or bool(per_seed) and all(v.is_integer() for v in per_seed)
+    unit = fmt.unit or ("count" if whole else "number")
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError("the value is NaN")
+    tolerance = fmt.tolerance
+    if isinstance(tolerance, str):
+        if tolerance not in (config or {}):
+            raise ValueError(f"tolerance={tolerance}: the configuration has no setting {tolerance!r}")
+        tolerance = float(config[tolerance]["value"])
+    return {"value": value, "std": std, "per_seed": per_seed, "unit": unit,
+            "digits": fmt.digits, "timing": fmt.timing or unit == "seconds",
+            "varies": fmt.varies, "tolerance": tolerance,
+            "text": format_value(value, unit, fmt.digits, None if fmt.mean else std)}
+
+
 def _number_text(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_number_text(v) for v in value) + "]"
@@ -205,7 +373,7 @@ class Report:
         self.device = str(device)
         self.precision = precision
         self.settings: dict[str, dict] = {}  # the configuration (report.config)
-        self.metrics: dict[str, dict] = {}
+        self.values: dict[str, dict] = {}  # the notebook's variables (finish)
         self.tables: dict[str, dict] = {}
         self.figures: dict[str, dict] = {}
         self.assets: dict[str, dict] = {}
@@ -231,33 +399,6 @@ class Report:
             self.settings[key] = {"value": _plain(value), "text": _setting_text(value),
                                   "cell": cell}
         print(config)
-
-    def metric(self, key: str, value, unit: str = "number", digits: int = 2,
-               std: float | None = None, timing: bool = False,
-               tolerance: float | None = None, varies: bool = False) -> float:
-        """Record a number; a list of per-seed values records their mean ± std.
-
-        ``timing``: a measure of speed (a duration, a ratio of durations) that depends on
-        the machine; it is not compared with the site's. Seconds always are.
-        ``tolerance``: how far a rerun may land from this value and still reproduce it
-        (default: the seed spread if there is one, else equal to 1 part in a million).
-        ``varies``: the value may be anything in its range from one run to the next (the
-        winner of a race between processes), so it is not compared; say why in a comment.
-        """
-        self._new(self.metrics, key)
-        per_seed = None
-        if isinstance(value, (list, tuple)):
-            per_seed = [float(v) for v in value]
-            value, std = mean_std(per_seed)
-        value = float(value)
-        if math.isnan(value):
-            raise ValueError(f"metric {key!r} of {self.page!r} is NaN")
-        text = format_value(value, unit, digits, std)
-        self.metrics[key] = {"value": value, "unit": unit, "std": std, "per_seed": per_seed,
-                             "text": text, "timing": timing or unit == "seconds",
-                             "tolerance": tolerance, "varies": varies, "cell": _cell()}
-        print(f"{key}: {text}")
-        return value
 
     def table(self, key: str, columns: list[str], rows: list[list],
               units: dict | None = None) -> None:
@@ -372,7 +513,7 @@ class Report:
             device = f"cpu ({threads})"
         return {
             "page": self.page,
-            "config": self.settings, "metrics": self.metrics, "tables": self.tables, "figures": self.figures,
+            "config": self.settings, "values": self.values, "tables": self.tables, "figures": self.figures,
             "assets": self.assets, "claims": self.claims,
             "provenance": {"profile": self.profile, "seeds": self.seeds, "device": device,
                            "precision": self._precision(),
@@ -382,9 +523,14 @@ class Report:
     def finish(self, site: dict | None = None, rows: int | None = 40) -> None:
         """Save the report for the site's build, compare this run with the site's, and
         fail (``ClaimFailed``, every false claim with its numbers) if a claim did not hold.
-        The report is saved either way: the build shows a false claim on its page.
-        ``rows``: how many numbers that are not simply the same the comparison lists
-        (``None``: every number, the same ones and those not compared too)."""
+
+        The numbers are the notebook's own variables, read here (``notebook_values``): a
+        page quotes ``<!-- metric training.test_accuracy -->`` for the variable
+        ``test_accuracy`` as it is when the notebook ends. The report is saved either way:
+        the build shows a false claim on its page. ``rows``: how many numbers that are not
+        simply the same the comparison lists (``None``: every number, the same ones and
+        those not compared too)."""
+        self.values = notebook_values(sys._getframe(1).f_globals)
         target = settings.path("REPORT")
         if target:
             path = Path(target) / "report.json"
@@ -392,18 +538,29 @@ class Report:
             tmp.write_text(json.dumps(self.as_dict()), encoding="utf-8")
             os.replace(tmp, path)
         failed = self.failed_claims()
-        print(f"{len(self.metrics)} numbers, {len(self.tables)} tables, {len(self.figures)} "
-              f"figures; {len(self.claims)} claims checked, "
-              + (f"{len(failed)} do not hold" if failed else "all hold")
+        print(f"{len(self.tables)} tables, {len(self.figures)} figures; {len(self.claims)} "
+              "claims checked, " + (f"{len(failed)} do not hold" if failed else "all hold")
               + f" ({self.profile} profile).")
-        if site is None:
-            print("These are the numbers the course website shows for this page.")
-        else:
-            for line in compare(self.metrics, self.profile, site, self._precision(), rows):
+        if site is not None:
+            for line in compare(rerun_metrics(self.values, site.get("metrics", {})),
+                                self.profile, site, self._precision(), rows):
                 print(line)
         if failed:
             raise ClaimFailed(f"{self.page}: {len(failed)} claim(s) do not hold:\n"
                               + "\n".join(f"  - {claim_text(claim)}" for claim in failed))
+
+
+def rerun_metrics(values: dict[str, dict], published: dict[str, dict]) -> dict[str, dict]:
+    """The numbers of a rerun (its ``notebook_values``) that the site publishes, quoted
+    as the site quotes them; a number the rerun lacks is left out."""
+    found = {}
+    for key, theirs in published.items():
+        try:
+            value, _ = lookup(values, key)
+        except KeyError:
+            continue
+        found[key] = metric(value, Format(theirs["unit"], theirs.get("digits", 2)))
+    return found
 
 
 # How a rerun's number compares with the published one: one rule and one set of words, for
@@ -422,8 +579,7 @@ def reproduces(published: dict, rerun: dict) -> str:
 
     A measure of speed is not compared, nor a number the lesson says varies; otherwise the
     numbers must be equal (to 1 part in a million), or within the published mean ± 2 std
-    where it has a seed spread, or within the tolerance its lesson declares
-    (``report.metric(..., tolerance=...)``)."""
+    where it has a seed spread, or within the tolerance its page declares (``Format``)."""
     if published.get("timing") or published["unit"] == "seconds":
         return TIMING
     if published.get("varies"):

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                         log=lambda line: print(line, file=sys.stderr))
         for name, entry in entries.items():
             p = entry.provenance
-            print(f"{name:24} {len(entry.report['metrics']):3} numbers  "
+            print(f"{name:24} {len(entry.report['values']):3} values   "
                   f"{len(entry.report['claims']):3} claims  {p['wall_time_s']:7.1f} s  {entry.path}")
         return 0
     except (HomeError, BuildError, RuntimeError, ValueError) as error:

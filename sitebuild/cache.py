@@ -236,10 +236,10 @@ def verified(path: Path) -> Entry:
         if _file_digest(path / relative) != digest:
             raise ValueError(f"{relative} does not match its digest")
     entry = Entry(path, manifest)
-    shape = {"metrics": dict, "tables": dict, "figures": dict, "claims": list, "provenance": dict}
+    shape = {"values": dict, "tables": dict, "figures": dict, "claims": list, "provenance": dict}
     if not isinstance(entry.report, dict) or not all(
             isinstance(entry.report.get(section), kind) for section, kind in shape.items()):
-        raise ValueError("report.json is not a report (metrics, tables, figures, claims, "
+        raise ValueError("report.json is not a report (values, tables, figures, claims, "
                          "provenance)")
     for asset in entry.report.get("assets", {}).values():
         if manifest["digests"].get(f"assets/{asset['file']}") != asset["sha256"]:

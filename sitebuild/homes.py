@@ -276,7 +276,7 @@ def site_results(site: dict) -> str:
     lines = [f"{{'profile': {provenance['profile']!r}, 'precision': {provenance.get('precision')!r}, "
              f"'metrics': {{"]
     for key, metric in sorted(site["metrics"].items()):
-        entry = {field: metric[field] for field in ("value", "unit", "text")}
+        entry = {field: metric[field] for field in ("value", "unit", "digits", "text")}
         entry |= {field: metric[field] for field in ("std", "timing", "tolerance", "varies")
                   if metric.get(field)}
         lines.append(f"    {key!r}: {entry!r},")

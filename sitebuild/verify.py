@@ -1,7 +1,8 @@
 """Do the published numbers reproduce? Rerun cached homes from scratch and compare.
 
 ``python -m sitebuild verify [HOME ...]`` reruns each named home (default: all), and the
-homes they use, in a temporary cache, then compares every number with the cached one:
+homes they use, in a temporary cache, then compares every number the pages quote, as they
+quote it, with the cached one:
 
 the rule and the words of the notebook's last cell (``mnist_tutorial.report.reproduces``):
 equal to 1 part in a million, or within the cached mean ± 2 std where the number has a seed
@@ -22,28 +23,37 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from mnist_tutorial.report import DIFFERENT, reproduces
+from mnist_tutorial.report import DIFFERENT, lookup, metric, reproduces
 
 from . import cache, reseed, run
-from .homes import Home
+from .homes import DOCS, Home
+from .plugin.shortcodes import published_formats
 
 
 def verify(profile: str, names: list[str] | None, homes: dict[str, Home],
-           log: Callable[[str], None] = print) -> list[tuple[str, str, str, str, str]]:
-    """Rows (home, key, cached text, rerun text, verdict) for every number of ``names``."""
+           log: Callable[[str], None] = print, docs: Path = DOCS,
+           ) -> list[tuple[str, str, str, str, str]]:
+    """Rows (home, key, cached text, rerun text, verdict) for every number of ``names``
+    that the pages in ``docs`` quote."""
     cached = run.build(profile, names, log=log, homes=homes)  # what the site publishes
     with tempfile.TemporaryDirectory(prefix="mnist-verify-") as scratch:
         fresh = run.build(profile, names, log=log, homes=homes, runs=cache.Cache(Path(scratch)))
+    quoted = published_formats([(str(path.relative_to(docs)), path.read_text(encoding="utf-8"))
+                                for path in docs.rglob("*.md")],
+                               {name: set(entry.report["config"]) for name, entry in cached.items()})
     rows = []
     for name in cached:
         if names and name not in names:
             continue
-        new = fresh[name].report["metrics"]
-        for key, metric in cached[name].report["metrics"].items():
-            if key not in new:
-                rows.append((name, key, metric["text"], "missing", DIFFERENT))
+        for key, fmt in sorted(quoted.get(name, {}).items()):
+            report = cached[name].report
+            published = metric(lookup(report["values"], key)[0], fmt, report["config"])
+            try:
+                rerun = metric(lookup(fresh[name].report["values"], key)[0], fmt, report["config"])
+            except KeyError:
+                rows.append((name, key, published["text"], "missing", DIFFERENT))
                 continue
-            rows.append((name, key, metric["text"], new[key]["text"], reproduces(metric, new[key])))
+            rows.append((name, key, published["text"], rerun["text"], reproduces(published, rerun)))
     return rows
 
 

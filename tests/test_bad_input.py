@@ -193,7 +193,7 @@ def test_a_cache_that_cannot_be_written_still_gives_the_result(course, tmp_path,
         monkeypatch.undo()
         if blocker.is_dir():
             blocker.chmod(0o755)
-    assert entries["page"].report["metrics"]["doubled"]["value"] == 6
+    assert entries["page"].report["values"]["doubled"]["value"] == 6
     warning = next(line for line in log if line.startswith("warning"))
     assert str(blocker) in warning and "MNIST_TUTORIAL_CACHE" in warning
 
@@ -206,7 +206,7 @@ def test_a_tampered_entry_is_never_published(course):
     log = []
     again = run.build("smoke", log=log.append, homes=course)["page"]
     assert any("damaged" in line and "report.json" in line for line in log)
-    assert again.report["metrics"]["doubled"]["value"] == 6
+    assert again.report["values"]["doubled"]["value"] == 6
 
 
 @pytest.mark.kernel
@@ -236,7 +236,7 @@ def test_a_mis_shaped_entry_is_set_aside_and_recomputed(course):
     log = []
     again = run.build("smoke", log=log.append, homes=course)["page"]
     assert any("damaged" in line for line in log) and any(line.startswith("running") for line in log)
-    assert again.report["metrics"]["doubled"]["value"] == 6
+    assert again.report["values"]["doubled"]["value"] == 6
 
 
 @pytest.mark.kernel
@@ -259,13 +259,13 @@ def test_two_builds_at_once_agree(tmp_path):
     script = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from sitebuild import homes, run; "
               f"e = run.build('smoke', log=lambda l: None, homes=homes.discover("
               f"__import__('pathlib').Path({str(docs)!r}), __import__('pathlib').Path({str(lessons)!r})));"
-              f"print(e['page'].report['metrics']['doubled']['value'])")
+              f"print(e['page'].report['values']['doubled']['value'])")
     env = {**os.environ, "MNIST_TUTORIAL_CACHE": str(tmp_path / "cache")}
     procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    assert [o[0].strip() for o in outs] == ["6.0", "6.0"]
+    assert [o[0].strip() for o in outs] == ["6", "6"]
     entries = [p for p in (tmp_path / "cache" / "page").iterdir() if not p.name.startswith(".")]
     assert len(entries) == 1
 
@@ -338,16 +338,19 @@ def test_ctrl_c_stops_the_build_and_keeps_what_finished(tmp_path, moment):
 # ---------------------------------------------------------------- pages and homes
 
 
-@pytest.mark.parametrize("text", [
-    "The value is <!-- metric training.<script> -->.",
-    "The value is <!-- metric training.test_accuracy extra -->.",
-    "The value is <!-- Metric training.test_accuracy -->.",
-    "The value is <!-- metric Training.test_accuracy -->.",
+@pytest.mark.parametrize("text, message", [
+    ("The value is <!-- metric training.<script> -->.", "malformed shortcode"),
+    ("The value is <!-- Metric training.test_accuracy -->.", "malformed shortcode"),
+    ("The value is <!-- metric Training.test_accuracy -->.", "malformed shortcode"),
+    ("The value is <!-- metric training.test_accuracy extra -->.", "cannot read 'extra'"),
+    ("The value is <!-- metric training.test_accuracy percent percent -->.", "cannot read 'percent'"),
+    ("The value is <!-- config training.train.lr percent -->.", "a config takes no words"),
+    ('<!-- figure training.loss alt="{first_loss furlongs}" caption="." -->', "cannot read 'furlongs'"),
 ])
-def test_a_malformed_shortcode_fails_naming_page_and_line(text):
+def test_a_malformed_shortcode_fails_naming_page_and_line(text, message):
     from mkdocs.exceptions import PluginError
 
-    with pytest.raises(PluginError, match=r"page.md:3: malformed shortcode"):
+    with pytest.raises(PluginError, match=rf"page.md:3: .*{message}"):
         shortcodes.check_wellformed(f"# Title\n\n{text}\n", "page.md")
 
 

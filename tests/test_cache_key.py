@@ -19,7 +19,7 @@ SOURCE = '''\
 from mnist_tutorial.report import Report
 
 report = Report("page")
-report.metric("one", 1)
+one = 1
 '''
 
 

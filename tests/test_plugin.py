@@ -23,6 +23,7 @@ from mkdocs_jupyter import convert
 from mkdocs_jupyter.plugin import get_nb_toc
 
 from conftest import ROOT
+from mnist_tutorial.report import Format
 from sitebuild.plugin import jupyter_fixes, results, shortcodes
 from sitebuild.plugin.course import CoursePlugin
 from sitebuild.plugin.staging import PREFIX, Staging
@@ -127,25 +128,54 @@ def test_a_figure_takes_its_alt_text_and_caption_from_the_page():
         "caption": "Training loss."}
     shortcodes.check_wellformed(FIGURE_IN_A_NOTE, "page.md")
     state = BuildState(profile="smoke", repo="", serving=False, offline=False, offline_copy=False,
-                       reports={"training": {"metrics": {"final_loss": {"text": "0.031"}},
+                       reports={"training": {"values": {"final_loss": {"value": 0.0314, "cell": 4}},
                                              "config": {"final.num_epochs": {"text": "5"}},
                                              "figures": {"loss_curve": {"cell": 4}}}})
     assert results.check(state, code, "page.md")
     assert results.fill(state.reports["training"], code.attributes["alt"], "page.md", "training") == (
-        "Line chart: the loss falls to 0.031 after 5 epochs.")
+        "Line chart: the loss falls to 0.03 after 5 epochs.")
+    assert results.fill(state.reports["training"], "{final_loss number 3}", "page.md",
+                        "training") == "0.031"
     (unknown,) = shortcodes.find(FIGURE_IN_A_NOTE.replace("{final_loss}", "{last_loss}"))
-    with pytest.raises(PluginError, match=r"page\.md: .*\{last_loss\}: lessons/training\.py records "
+    with pytest.raises(PluginError, match=r"page\.md: .*\{last_loss\}: lessons/training\.py has "
                                           r"no number or setting 'last_loss' \(its numbers: final_loss\)"):
         results.check(state, unknown, "page.md")
 
 
-def test_a_key_that_is_both_a_number_and_a_setting_is_quoted_by_kind():
-    report = {"metrics": {"compare_at": {"text": "97.5 %"}}, "config": {"compare_at": {"text": "0.975"}}}
-    assert results.fill(report, "{metric:compare_at} (target {config:compare_at})", "page.md",
-                        "speedrun") == "97.5 % (target 0.975)"
-    with pytest.raises(PluginError, match=r"both a number and a setting 'compare_at': write "
-                                          r"\{metric:compare_at\} or \{config:compare_at\}"):
-        results.fill(report, "{compare_at}", "page.md", "speedrun")
+def test_a_metric_quotes_the_notebooks_variable_in_the_pages_words():
+    state = BuildState(profile="smoke", repo="", serving=False, offline=False, offline_copy=False,
+                       reports={"training": {"values": {
+                           "test_accuracy": {"value": [0.981, 0.983], "cell": 7},
+                           "val_acc": {"value": {"64": 0.97}, "cell": 9}}, "config": {}}})
+    (code, family, unknown) = shortcodes.find(
+        "<!-- metric training.test_accuracy percent 1 --> <!-- metric training.val_acc.64 percent -->"
+        " <!-- metric training.val_acc.32 -->")
+    assert results.check(state, code, "page.md") and results.check(state, family, "page.md")
+    assert code.format == Format("percent", 1)
+    quoted = results.published_metrics(state.reports["training"],
+                                       {"test_accuracy": code.format}, "training")
+    assert quoted["test_accuracy"]["text"] == "98.2\u00a0±\u00a00.1\u00a0%"
+    assert quoted["test_accuracy"]["cell"] == 7
+    with pytest.raises(PluginError, match=r"page\.md: .*has no variable holding a number "
+                                          r"'val_acc\.32' \(its numbers: test_accuracy, val_acc\)"):
+        results.check(state, unknown, "page.md")
+
+
+def test_pages_that_quote_a_number_agree_on_how_a_rerun_compares_it():
+    pages = [("b.md", "<!-- metric speedrun.seconds seconds 1 -->"),
+             ("a.md", "<!-- metric speedrun.seconds seconds 2 --> <!-- metric speedrun.best -->")]
+    formats = shortcodes.published_formats(pages)
+    assert formats == {"speedrun": {"seconds": Format("seconds", 2), "best": Format()}}  # a.md first
+    with pytest.raises(PluginError, match=r"b\.md: .*a\.md quotes it with other words"):
+        shortcodes.published_formats(pages + [("b.md", "<!-- metric speedrun.best varies -->")])
+
+
+def test_a_key_that_is_both_a_number_and_a_setting_reads_as_the_setting_unless_told():
+    report = {"values": {"compare_at": {"value": 0.975, "cell": 3}},
+              "config": {"compare_at": {"text": "0.975"}}}
+    assert results.fill(report, "{metric:compare_at percent 1} (target {compare_at})", "page.md",
+                        "speedrun") == "97.5\u00a0% (target 0.975)"
+    assert results.fill(report, "{config:compare_at}", "page.md", "speedrun") == "0.975"
     (code,) = shortcodes.find('<!-- figure speedrun.curve alt="{metric:compare_at}" caption="C" -->')
     assert code.attributes["alt"] == "{metric:compare_at}"
 
@@ -165,7 +195,7 @@ def test_a_shortcode_with_the_wrong_attributes_fails_naming_page_and_line(text, 
 
 def test_an_unknown_setting_fails_naming_the_ones_the_home_records():
     state = BuildState(profile="smoke", repo="", serving=False, offline=False, offline_copy=False,
-                       reports={"training": {"metrics": {}, "config": {"final.lr": {}}}})
+                       reports={"training": {"values": {}, "config": {"final.lr": {}}}})
     (known,) = shortcodes.find("<!-- config training.final.lr -->")
     assert results.check(state, known, "page.md")
     (unknown,) = shortcodes.find("<!-- config training.final.epochs -->")

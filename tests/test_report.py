@@ -14,9 +14,13 @@ from mnist_tutorial.report import (
     VARIES,
     WITHIN_SPREAD,
     ClaimFailed,
+    Format,
     Report,
     compare,
     format_value,
+    lookup,
+    metric,
+    notebook_values,
     scientific_text,
     seed_difference,
     table_text,
@@ -34,12 +38,62 @@ def test_text_of_numbers():
         format_value(1, "furlongs")
 
 
-def test_per_seed_values_give_mean_and_std(capsys):
-    report = Report("page")
-    assert report.metric("accuracy", [0.97, 0.98, 0.99], "percent", 1) == pytest.approx(0.98)
-    metric = report.metrics["accuracy"]
-    assert metric["per_seed"] == [0.97, 0.98, 0.99] and metric["std"] == pytest.approx(0.00816, abs=1e-5)
-    assert "accuracy: 98.0\u00a0±\u00a00.8\u00a0%" in capsys.readouterr().out
+def test_a_page_quotes_a_number_in_its_words():
+    per_seed = metric([0.97, 0.98, 0.99], Format("percent", 1))
+    assert per_seed["value"] == pytest.approx(0.98) and per_seed["per_seed"] == [0.97, 0.98, 0.99]
+    assert per_seed["std"] == pytest.approx(0.00816, abs=1e-5)
+    assert per_seed["text"] == "98.0\u00a0±\u00a00.8\u00a0%"
+    assert metric([0.97, 0.98, 0.99], Format("percent", 1, mean=True))["text"] == "98.0\u00a0%"
+    assert metric(60_000)["text"] == "60\u202f000"  # a whole number counts
+    assert metric(0.5)["text"] == "0.50"  # any other is a number, 2 digits
+    assert metric(2.5, Format("seconds"))["timing"]  # seconds always are a measure of speed
+    assert metric(0.6, Format(tolerance="race"), {"race": {"value": 0.03}})["tolerance"] == 0.03
+    with pytest.raises(ValueError, match="NaN"):
+        metric(float("nan"))
+    with pytest.raises(ValueError, match="no setting 'race'"):
+        metric(0.6, Format(tolerance="race"), {})
+
+
+@pytest.mark.parametrize("words, fmt", [
+    ("", Format()), ("percent 1", Format("percent", 1)), ("3 timing", Format(digits=3, timing=True)),
+    ("count varies tolerance=4", Format("count", varies=True, tolerance=4.0)),
+    ("percent mean tolerance=race_tolerance", Format("percent", mean=True, tolerance="race_tolerance")),
+])
+def test_a_numbers_words_parse(words, fmt):
+    assert Format.parse(words.split()) == fmt
+
+
+@pytest.mark.parametrize("words, message", [
+    ("furlongs", "cannot read 'furlongs'"), ("percent percent", "cannot read 'percent'"),
+    ("1 2", "cannot read '2'"), ("tolerance=x-y", "neither a number nor a setting"),
+])
+def test_words_that_do_not_parse_fail_naming_the_word(words, message):
+    with pytest.raises(ValueError, match=message):
+        Format.parse(words.split())
+
+
+def test_the_values_are_the_notebooks_numbers_from_the_cell_that_set_them():
+    import numpy as np
+    import torch
+
+    namespace = {
+        "In": ["", "import torch", "accuracy = 0.9\nlosses = [1.0, 0.5]",
+               "for b in (16, 64):\n    val[b] = b / 100", "def f():\n    accuracy = 1",
+               "count = torch.tensor(3)"],
+        "accuracy": 0.9, "losses": [1.0, 0.5], "val": {16: 0.16, 64: 0.64},
+        "count": torch.tensor(3), "scalar": np.float64(0.25), "flag": True, "name": "x",
+        "matrix": torch.ones(2, 2), "_private": 1.0, "torch": torch, "mixed": [1.0, "a"],
+    }
+    values = notebook_values(namespace)
+    assert sorted(values) == ["accuracy", "count", "losses", "scalar", "val"]
+    assert values["accuracy"] == {"value": 0.9, "cell": 2}  # not the function's local (cell 4)
+    assert values["val"] == {"value": {"16": 0.16, "64": 0.64}, "cell": 3}
+    assert values["count"]["value"] == 3 and values["scalar"] == {"value": 0.25, "cell": None}
+    assert lookup(values, "val.64") == (0.64, 3)
+    assert lookup(values, "losses") == ([1.0, 0.5], 2) and lookup(values, "losses.1") == (0.5, 2)
+    for missing in ("val.32", "val", "accuracy.x", "losses.2", "nothing"):
+        with pytest.raises(KeyError):
+            lookup(values, missing)
 
 
 def test_a_table_keeps_its_numbers_and_reads_them_in_its_columns_units(capsys):
@@ -74,13 +128,11 @@ def test_a_table_that_cannot_be_shown_fails_naming_why(columns, rows, units, mes
 
 def test_keys_are_checked_and_unique():
     report = Report("page")
-    report.metric("a_key", 1)
+    report.table("a_key", ["x"], [[1]])
     with pytest.raises(ValueError, match="recorded twice"):
-        report.metric("a_key", 2)
+        report.table("a_key", ["x"], [[2]])
     with pytest.raises(ValueError, match="lower case"):
-        report.metric("Bad-Key", 1)
-    with pytest.raises(ValueError, match="NaN"):
-        report.metric("nan", float("nan"))
+        report.table("Bad-Key", ["x"], [[1]])
 
 
 def test_a_false_claim_is_printed_with_its_numbers_and_fails_finish(tmp_path, monkeypatch,
@@ -118,13 +170,13 @@ def test_a_gain_must_exceed_k_standard_errors_of_the_difference():
 
 def test_finish_writes_the_report_for_the_build(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MNIST_TUTORIAL_REPORT", str(tmp_path))
-    report = Report("page", seeds=[0])
-    report.metric("value", 3)
-    report.finish()
+    # As a notebook runs it: finish reads the numbers from the notebook's variables.
+    exec("report = Report('page', seeds=[0])\nvalue = 3.0\nreport.finish()", {"Report": Report})
     saved = json.loads((tmp_path / "report.json").read_text())
-    assert saved["metrics"]["value"]["text"] == "3.00"
+    assert saved["values"]["value"] == {"value": 3.0, "cell": None}
+    assert "report" not in saved["values"]
     assert saved["provenance"]["seeds"] == [0] and saved["provenance"]["torch"]
-    assert "These are the numbers the course website shows" in capsys.readouterr().out
+    assert "all hold" in capsys.readouterr().out
 
 
 def test_an_asset_is_written_for_the_build_and_recorded(tmp_path, monkeypatch):
@@ -229,4 +281,4 @@ def test_the_configuration_is_recorded_once_by_path_and_not_compared(capsys):
                      "train.hidden": "256, 128", "train.schedule": "one-cycle", "seeds": "0, 1"}
     with pytest.raises(ValueError, match="recorded twice"):
         report.config(Config())
-    assert report.metrics == {}  # a rerun's comparison never sees it
+    assert report.values == {}  # a rerun's comparison never sees it

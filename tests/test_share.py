@@ -35,7 +35,7 @@ def scratch_cache(tmp_path, monkeypatch):
 
 
 def make_entry(tmp_path, key="k" * 32) -> cache.Entry:
-    report = {"metrics": {"acc": {"value": 0.9}}, "tables": {}, "figures": {}, "claims": [],
+    report = {"values": {"acc": {"value": 0.9, "cell": 3}}, "tables": {}, "figures": {}, "claims": [],
               "provenance": {"profile": "smoke"}}
     weights = tmp_path / "net.pt"
     weights.write_bytes(b"\x00weights" * 100)
@@ -65,7 +65,7 @@ def test_pack_is_byte_for_byte_stable_and_unpacks_to_the_same_verified_entry(
     unpacked = share.unpack(archive, "training", entry.manifest["key"],
                             {"origin": "http://example.test/"})
     assert cache.Cache().load("training", entry.manifest["key"]) is not None
-    assert unpacked.report["metrics"]["acc"]["value"] == 0.9
+    assert unpacked.report["values"]["acc"]["value"] == 0.9
     assert unpacked.files[0].read_bytes() == b"\x00weights" * 100
     assert unpacked.provenance["origin"] == "http://example.test/"
 

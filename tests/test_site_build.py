@@ -9,6 +9,7 @@ experiment cache, so after the first build each takes a few seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -22,7 +23,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from conftest import ROOT, build_site, write_project
-from mnist_tutorial.report import table_text
+from mnist_tutorial.report import Format, metric, table_text
 from sitebuild.plugin import shortcodes
 from sitebuild.plugin.boxes import reading_minutes
 
@@ -232,15 +233,26 @@ def test_asset_checker_flags_other_hosts_and_missing_files(tmp_path, site_dir):
 DOCS = ROOT / "docs"
 
 
+def quoted_text(result: dict, key: str, words) -> str:
+    """The text of a number of results.json in a shortcode's words (a quote that names no
+    unit reads in the published one: both picked it from the value)."""
+    number = result["metrics"][key]
+    fmt = Format.parse(words)
+    fmt = dataclasses.replace(fmt, unit=fmt.unit or number["unit"])
+    return metric(number["per_seed"] or number["value"], fmt, result["config"])["text"]
+
+
 def attributes_as_written(published) -> dict[tuple[str, str], list[dict[str, str]]]:
     """(kind, HOME.KEY) -> the attributes (alt, caption) of each figure or table shortcode in
-    docs/, their {keys} filled in with the numbers and settings of results.json."""
+    docs/, their {keys} filled in with the settings and numbers of results.json."""
     def fill(name, text):
         result = published[name]
+
         def value(match):
-            kind, key = match.groups()
-            return result[shortcodes.SECTIONS[kind]][key]["text"] if kind else (
-                {**result["config"], **result["metrics"]}[key]["text"])
+            kind, key, words = match.groups()
+            if kind != "metric" and key in result["config"] and not words:
+                return result["config"][key]["text"]
+            return quoted_text(result, key, words.split())
 
         return shortcodes.PLACEHOLDER.sub(value, text)
 
@@ -253,9 +265,21 @@ def attributes_as_written(published) -> dict[tuple[str, str], list[dict[str, str
     return written
 
 
+def metrics_as_written(site_dir: Path) -> dict[Path, list]:
+    """Each built page -> the metric shortcodes of its Markdown, in order."""
+    quotes = {}
+    for source in DOCS.rglob("*.md"):
+        page = source.relative_to(DOCS).with_suffix("")
+        built = site_dir / (page.parent if page.name == "index" else page) / "index.html"
+        quotes[built] = [code for code in shortcodes.find(source.read_text(encoding="utf-8"))
+                         if code.kind.name == "metric"]
+    return quotes
+
+
 def test_pages_show_exactly_the_results(site_dir):
     published = results_of(site_dir)["homes"]
     written = attributes_as_written(published)
+    quotes = metrics_as_written(site_dir)
     seen = {"metric": 0, "config": 0, "figure": 0, "table": 0, "provenance": 0}
     for page in html_pages(site_dir):
         if page.name == "404.html":
@@ -264,15 +288,19 @@ def test_pages_show_exactly_the_results(site_dir):
         where = page.relative_to(site_dir)
         leftover = re.search(r"<!--\s*(metric|config|figure|table|provenance)\s", html)
         assert leftover is None, f"{where}: shortcode left in the page: {leftover.group(0)}"
-        for element in BeautifulSoup(html, "html.parser").select("[data-result]"):
+        soup = BeautifulSoup(html, "html.parser")
+        values = soup.select(".result-value:not(.result-setting)")
+        assert [v["data-result"] for v in values] == [q.ref for q in quotes.get(page, [])], where
+        words = {id(v): q.words for v, q in zip(values, quotes.get(page, []))}
+        for element in soup.select("[data-result]"):
             name, _, key = element["data-result"].partition(".")
             assert name in published, f"{where}: {element['data-result']} not in results.json"
             result, classes = published[name], element.get("class", [])
             if "result-setting" in classes:
                 assert element.get_text() == result["config"][key]["text"], where
                 seen["config"] += 1
-            elif "result-value" in classes:
-                assert element.get_text() == result["metrics"][key]["text"], where
+            elif "result-value" in classes:  # in the words of its shortcode
+                assert element.get_text() == quoted_text(result, key, words[id(element)]), where
                 seen["metric"] += 1
             elif "result-figure" in classes:
                 figure, img = result["figures"][key], element.find("img")

@@ -14,7 +14,7 @@ import textwrap
 import nbformat
 import pytest
 
-from mnist_tutorial.report import compare
+from mnist_tutorial.report import Format, compare, metric
 from sitebuild import cache, homes, run
 
 HOME = '''\
@@ -34,7 +34,7 @@ def double(x):
 # --8<-- [end:shown]
 
 # %% tags=["report"]
-report.metric("doubled", double(VALUE))
+doubled = double(VALUE)
 report.check(double(VALUE) > 0, "doubling a positive number stays positive")
 '''
 
@@ -124,7 +124,7 @@ def test_notebook_gets_setup_and_comparison_cells_and_loses_snippet_markers(cour
     # folded in JupyterLab; the lesson's code is not.
     folded = [cell.source.splitlines()[0] for cell in nb.cells
               if cell.metadata.get("jupyter", {}).get("source_hidden")]
-    assert folded == [homes.SETUP.splitlines()[0], 'report.metric("doubled", double(VALUE))',
+    assert folded == [homes.SETUP.splitlines()[0], 'doubled = double(VALUE)',
                       homes.FINISH.splitlines()[0]]
     assert all(homes.REPORT_TAG in cell.metadata["tags"] for cell in nb.cells
                if cell.source.splitlines()[0] in folded)
@@ -177,10 +177,8 @@ def test_published_notebook_names_the_course_and_the_site_numbers(course):
     docs, lessons = course
     nb = homes.to_notebook(homes.discover(docs, lessons)["first_page"])
     report = {"provenance": {"profile": "full"},
-              "metrics": {"doubled": {"value": 6.0, "unit": "number", "std": None, "text": "6.00",
-                                      "per_seed": None, "timing": False, "tolerance": None, "cell": 3},
-                          "raced": {"value": 5.0, "unit": "count", "std": None, "text": "5",
-                                    "per_seed": None, "timing": False, "tolerance": 4, "cell": 4}}}
+              "metrics": {"doubled": {**metric(6.0), "cell": 3},
+                          "raced": {**metric(5, Format(tolerance=4)), "cell": 4}}}
     course = ["https://o.github.io/n/downloads/x-1-py3-none-any.whl", "git+https://github.com/o/n@abc"]
     text = homes.publish(nb, course, report)
     cells = nbformat.reads(text, as_version=4).cells
@@ -190,8 +188,8 @@ def test_published_notebook_names_the_course_and_the_site_numbers(course):
     exec(compile(finish, "finish", "exec"), namespace)
     site = namespace["site"]
     assert site == {"profile": "full", "precision": None, "metrics": {
-        "doubled": {"value": 6.0, "unit": "number", "text": "6.00"},
-        "raced": {"value": 5.0, "unit": "count", "text": "5", "tolerance": 4}}}
+        "doubled": {"value": 6.0, "unit": "number", "digits": 2, "text": "6.00"},
+        "raced": {"value": 5.0, "unit": "count", "digits": 2, "text": "5", "tolerance": 4}}}
     assert len(finish.splitlines()) == 5  # a line per number
     # The learner's rerun is judged by the tolerance the lesson declared, not by equality.
     rerun = {"doubled": {"value": 6.0, "text": "6.00"}, "raced": {"value": 8.0, "text": "8"}}
@@ -207,7 +205,7 @@ def test_published_notebook_names_the_course_and_the_site_numbers(course):
 # ---------------------------------------------------------------- the cache
 
 
-REPORT = {"metrics": {}, "tables": {}, "figures": {}, "claims": [], "provenance": {}}
+REPORT = {"values": {}, "tables": {}, "figures": {}, "claims": [], "provenance": {}}
 
 
 def _store(name="h", key="k" * 32):
@@ -275,12 +273,11 @@ def test_build_runs_each_home_once_then_loads_it(course):
         "running lessons/first_page.py (smoke profile)...",
         "running lessons/second_page.py (smoke profile)..."]
     first = entries["first_page"]
-    assert first.report["metrics"]["doubled"]["value"] == 6
-    assert first.report["metrics"]["doubled"]["cell"] == 4  # setup [1], Report [2], double [3]
+    # The notebook's numbers, each with the cell that set it: setup [1], Report [2], double [3].
+    assert first.report["values"]["doubled"] == {"value": 6, "cell": 4}
+    assert first.report["values"]["VALUE"] == {"value": 3, "cell": 2}
     assert first.report["claims"] == [{"claim": "doubling a positive number stays positive",
                                        "holds": True, "numbers": {}, "cell": 4}]
-    executed = nbformat.read(first.notebook, as_version=4)
-    assert any("doubled: 6.00" in out.get("text", "") for out in executed.cells[4].outputs)
     assert first.provenance["profile"] == "smoke" and first.provenance["home"] == "lessons/first_page.py"
 
     log.clear()
@@ -302,7 +299,7 @@ def test_a_failing_claim_stops_the_build_naming_home_claim_and_numbers(course):
     message = str(error.value)
     assert message == ("lessons/first_page.py: 1 claim(s) do not hold:\n"
                        "  - doubling a positive number stays positive (doubled = -6) [cell 4]")
-    assert error.value.report["metrics"]["doubled"]["value"] == -6  # for the page's box
+    assert error.value.report["values"]["doubled"]["value"] == -6  # for the page's box
     assert not (cache.cache_dir() / "first_page").exists() or not any(
         p for p in (cache.cache_dir() / "first_page").iterdir() if not p.name.startswith("."))
 
@@ -375,8 +372,8 @@ def test_a_home_gets_the_files_of_the_homes_it_uses(tmp_path, monkeypatch):
 def test_an_asset_is_kept_in_the_entry_and_verified(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_TUTORIAL_CACHE", str(tmp_path / "cache"))
     source = HOME.format(title="Weights", name="weights", value=1).replace(
-        'report.metric("doubled"', 'report.asset("net", bytes(range(256)) * 3, ".bin")\n'
-                                   'report.metric("doubled"')
+        'doubled = ', 'report.asset("net", bytes(range(256)) * 3, ".bin")\n'
+                      'doubled = ')
     docs, lessons = write_course(tmp_path, {"weights": source})
     found = homes.discover(docs, lessons)
     entry = run.build("smoke", log=lambda line: None, homes=found)["weights"]
@@ -422,10 +419,12 @@ def test_verify_reruns_from_scratch_and_compares(course):
     from sitebuild.verify import verify
 
     docs, lessons = course
+    (docs / "lessons" / "first-page.md").write_text(
+        "# First\n\nIt is <!-- metric first_page.doubled number 1 -->.\n")
     found = homes.discover(docs, lessons)
     log = []
-    rows = verify("smoke", ["first_page"], found, log=log.append)
-    assert rows == [("first_page", "doubled", "6.00", "6.00", "same")]
+    rows = verify("smoke", ["first_page"], found, log=log.append, docs=docs)
+    assert rows == [("first_page", "doubled", "6.0", "6.0", "same")]  # each number the pages quote
     # the cached run first (run here: nothing cached yet), then the fresh one
     assert sum(line.startswith("running lessons/first_page.py") for line in log) == 2
     assert (cache.cache_dir() / "first_page").is_dir()  # the scratch cache is gone, not this one

@@ -23,8 +23,9 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
 from sitebuild import cache, downloads, homes, run, share, svg
+from sitebuild.plugin import shortcodes
 from sitebuild.plugin.buttons import DOWNLOADS
-from sitebuild.plugin.results import GENERATED, NOTEBOOKS
+from sitebuild.plugin.results import GENERATED, NOTEBOOKS, published_metrics
 from sitebuild.plugin.state import BuildState
 
 log = logging.getLogger("mkdocs.plugins.mnist_course")
@@ -47,12 +48,17 @@ def publish(state: BuildState, config, files: Files, found: dict, entries: dict,
         if error.notebook is not None:  # else not run: a home it uses failed
             results.append((name, *_failed_run(state, error), error.notebook, {}))
     public = {}
+    quoted = shortcodes.published_formats(
+        [(page.src_uri, page.content_string) for page in files.documentation_pages()
+         if page.src_uri.endswith(".md")],
+        {name: set(report.get("config", {})) for name, report, *_ in results})
     for name, report, provenance, notebook, assets in results:
         home = found[name]
         state.homes[name], state.reports[name], state.provenance[name] = home, report, provenance
         executed = (notebook if isinstance(notebook, nbformat.NotebookNode)
                     else nbformat.read(notebook, as_version=4))
-        text = homes.publish(executed, course, report)
+        numbers = published_metrics(report, quoted.get(name, {}), name)
+        text = homes.publish(executed, course, {**report, "metrics": numbers})
         state.notebook_files[name] = _notebook_page(config, files, staging, home.slug, text)
         files.append(File.generated(config, f"{DOWNLOADS}/{home.slug}.ipynb", content=text))
         figures = {}
@@ -66,7 +72,8 @@ def publish(state: BuildState, config, files: Files, found: dict, entries: dict,
             if state.offline:  # file:// pages cannot fetch() it: a script hands it over
                 files.append(File.generated(config, f"{GENERATED}/{name}/{filename}.js",
                                             content=downloads.asset_script(Path(path).read_bytes())))
-        public[name] = {**report, "figures": figures, "provenance": provenance}
+        public[name] = {**{k: v for k, v in report.items() if k != "values"},
+                        "metrics": numbers, "figures": figures, "provenance": provenance}
     document = {"profile": state.profile, "homes": public}
     files.append(File.generated(config, "results.json",
                                 content=json.dumps(document, indent=1, sort_keys=True)))
@@ -86,7 +93,7 @@ def publish(state: BuildState, config, files: Files, found: dict, entries: dict,
 
 def _failed_run(state: BuildState, error: run.BuildError) -> tuple[dict, dict]:
     """The report and provenance of a run that failed under serve (what it recorded)."""
-    report = error.report or {"metrics": {}, "tables": {}, "figures": {}, "claims": [],
+    report = error.report or {"values": {}, "tables": {}, "figures": {}, "claims": [],
                               "provenance": {"profile": state.profile}}
     provenance = {"commit": run.git_commit(), "wall_time_s": 0.0, "date": "",
                   "torch": "", "device": "", **report["provenance"], "failed": True}

@@ -14,8 +14,8 @@ import re
 from mkdocs.exceptions import PluginError
 from mkdocs.utils import get_relative_url
 
-from mnist_tutorial.report import format_value, table_text
-from sitebuild.plugin.shortcodes import PLACEHOLDER, SECTIONS, Shortcode
+from mnist_tutorial.report import Format, format_value, lookup, metric, table_text
+from sitebuild.plugin.shortcodes import PLACEHOLDER, Shortcode
 from sitebuild.plugin.state import BuildState
 
 GENERATED, NOTEBOOKS = "generated", "notebooks"
@@ -55,7 +55,7 @@ def check(state: BuildState, code: Shortcode, where: str) -> bool:
     if name in state.pending:
         return False
     if name in state.failures and (name not in state.reports or (
-            section is not None and key not in state.reports[name].get(section, {}))):
+            section is not None and not _has(state.reports[name], section, key))):
         return False
     if name not in state.reports:
         raise PluginError(f"{where}: {code.text} names unknown home {name!r} "
@@ -65,29 +65,58 @@ def check(state: BuildState, code: Shortcode, where: str) -> bool:
             raise PluginError(f"{where}: {code.text} takes a home name only")
         return True
     recorded = state.reports[name].get(section, {})
-    if not key or key not in recorded:
+    if not key or not _has(state.reports[name], section, key):
         known = ", ".join(recorded) or "none"
-        raise PluginError(f"{where}: {code.text}: lessons/{name}.py records no {code.kind.name} "
-                          f"{key!r} (its {section}: {known})")
+        what = "has no variable holding a number" if section == "values" else f"records no {code.kind.name}"
+        raise PluginError(f"{where}: {code.text}: lessons/{name}.py {what} {key!r} (its "
+                          f"{'numbers' if section == 'values' else section}: {known})")
+    if section == "values":
+        _quote(state.reports[name], key, code.format, f"{where}: {code.text}", name)
     for value in code.attributes.values():
         fill(state.reports[name], value, f"{where}: {code.text}", name)
     return True
 
 
+def _has(report: dict, section: str, key: str | None) -> bool:
+    if section != "values":
+        return key in report.get(section, {})
+    try:
+        lookup(report.get("values", {}), key)
+    except KeyError:
+        return False
+    return True
+
+
+def _quote(report: dict, key: str, fmt: Format, where: str, name: str) -> dict:
+    """The number ``key`` of a home's run as ``fmt`` quotes it (``mnist_tutorial.report.metric``)."""
+    value, cell = lookup(report["values"], key)
+    try:
+        return {**metric(value, fmt, report.get("config")), "cell": cell}
+    except ValueError as error:
+        raise PluginError(f"{where}: lessons/{name}.py's {key}: {error}") from None
+
+
+def published_metrics(report: dict, formats: dict[str, Format], name: str) -> dict[str, dict]:
+    """The numbers of a home's run that the pages quote, as results.json publishes them and
+    a rerun is compared with them (``shortcodes.published_formats``); a key the run lacks
+    is left to the page's check to report."""
+    return {key: _quote(report, key, fmt, "results.json", name)
+            for key, fmt in sorted(formats.items()) if _has(report, "values", key)}
+
+
 def fill(report: dict, text: str, where: str, name: str) -> str:
-    """``text`` with each {key} replaced by that number (or setting) of the home, as the
-    page shows it elsewhere."""
+    """``text`` with each {key} replaced by that setting of the home's configuration, or
+    else by the number the home's notebook holds under that name ({key percent 1}: in
+    those words; {metric:key}: the number even where a setting has that name)."""
     def value(match: re.Match) -> str:
-        kind, key = match.groups()
-        kinds = [kind] if kind else list(SECTIONS)
-        found = [report.get(SECTIONS[k], {})[key]["text"] for k in kinds
-                 if key in report.get(SECTIONS[k], {})]
-        if len(found) != 1:
-            problem = (f"records both a number and a setting {key!r}: write {{metric:{key}}} or "
-                       f"{{config:{key}}}" if found else f"records no {kind or 'number or setting'} {key!r}")
-            raise PluginError(f"{where}: {match.group(0)}: lessons/{name}.py {problem} "
-                              f"(its numbers: {', '.join(report.get('metrics', {})) or 'none'})")
-        return found[0]
+        kind, key, words = match.groups()
+        if kind != "metric" and key in report.get("config", {}) and not words:
+            return report["config"][key]["text"]  # a setting, unless {metric:key}
+        if kind != "config" and _has(report, "values", key):
+            return _quote(report, key, Format.parse(words.split()), where, name)["text"]
+        raise PluginError(f"{where}: {match.group(0)}: lessons/{name}.py has no "
+                          f"{kind or 'number or setting'} {key!r} (its numbers: "
+                          f"{', '.join(report.get('values', {})) or 'none'})")
 
     return PLACEHOLDER.sub(value, text)
 
@@ -109,10 +138,11 @@ def missing(state: BuildState, code: Shortcode) -> str:
     return f'<p class="result-missing" data-result="{ref}">{html.escape(title)}.</p>'
 
 
-def _metric_title(state: BuildState, name: str, metric: dict) -> str:
-    parts = [f"computed in cell [{metric['cell']}] of the notebook of lessons/{name}.py"]
-    if metric.get("per_seed"):
-        values = ", ".join(format_value(v, metric["unit"], 2) for v in metric["per_seed"])
+def _metric_title(state: BuildState, name: str, number: dict) -> str:
+    parts = [f"computed in cell [{number['cell']}] of the notebook of lessons/{name}.py"]
+    if number.get("per_seed"):
+        values = ", ".join(format_value(v, number["unit"], number["digits"])
+                           for v in number["per_seed"])
         parts.append(f"mean ± std over seeds: {values}")
     parts.append(provenance_text(state.provenance[name]))
     return "; ".join(parts)
@@ -130,11 +160,11 @@ def render(state: BuildState, code: Shortcode, page) -> str:
     name, key, ref, kind = code.name, code.key, code.ref, code.kind.name
     report = state.reports[name]
     if kind == "metric":
-        metric = report["metrics"][key]
+        number = _quote(report, key, code.format, code.text, name)
         return (f'<a class="result-value" data-result="{ref}" '
-                f'href="{html.escape(cell_link(state, name, metric["cell"], page))}" '
-                f'title="{html.escape(_metric_title(state, name, metric))}">'
-                f'{html.escape(metric["text"])}</a>')
+                f'href="{html.escape(cell_link(state, name, number["cell"], page))}" '
+                f'title="{html.escape(_metric_title(state, name, number))}">'
+                f'{html.escape(number["text"])}</a>')
     if kind == "config":
         setting = report["config"][key]
         title = (f"set in cell [{setting['cell']}] of the notebook of lessons/{name}.py "

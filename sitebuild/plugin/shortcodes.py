@@ -1,11 +1,17 @@
 """The shortcodes a page writes to show a run's results: one registry, a parser, a check.
 
-    <!-- metric training.test_accuracy -->     the number, linked to its cell (#in-N)
+    <!-- metric training.test_accuracy        the notebook's variable test_accuracy,
+         percent 1 -->                         linked to the cell that set it (#in-N), as
+                                               the words say (mnist_tutorial.report.Format:
+                                               a unit, digits, timing, varies, tolerance=)
+    <!-- metric batch_sizes.val_loss.64 -->   a dict's value: val_loss[64]
     <!-- config training.train.lr -->          a setting of the run (report.config), linked
     <!-- figure training.loss_curve            the figure, with the page's alt text and
          alt="Line chart: ..." caption="..." -->  caption; {first_loss} in them quotes a
                                                number (or a setting) of the same home,
-                                               {config:lr} where a number has that key too
+                                               {first_loss number 3} with a number's words,
+                                               a setting before a number of the same
+                                               name, {metric:lr} for the number
     <!-- table activations.comparison         a table, with the page's caption
          caption="..." -->
     <!-- provenance training -->              where and how the run was made
@@ -25,6 +31,8 @@ from types import MappingProxyType
 
 from mkdocs.exceptions import PluginError
 
+from mnist_tutorial.report import Format
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -32,11 +40,12 @@ class Kind:
     section: str | None  # the report's section that holds its keys; None: no key
     block: bool = False  # block HTML (a figure, a table), not a phrase
     names_home: bool = True  # its first word names a home (else a nav section)
+    words: bool = False  # takes words after HOME.KEY (a number's Format)
     attributes: tuple[str, ...] = ()  # the page writes these (alt="..."), all of them
 
 
 KINDS = MappingProxyType({kind.name: kind for kind in (  # read-only: the one registry
-    Kind("metric", "metrics"),
+    Kind("metric", "values", words=True),
     Kind("config", "config"),
     Kind("figure", "figures", block=True, attributes=("alt", "caption")),
     Kind("table", "tables", block=True, attributes=("caption",)),
@@ -47,13 +56,15 @@ KINDS = MappingProxyType({kind.name: kind for kind in (  # read-only: the one re
 _ALTERNATIVES = "|".join(KINDS)
 # HOME.KEY; a setting's key is its path in the configuration (train.lr); then the
 # attributes, which may run over several lines (in an admonition, indented with it).
-ATTRIBUTE = re.compile(r'\s+([a-z]+)="([^"<>{}]*(?:\{(?:metric:|config:)?[a-z0-9_.]+\}[^"<>{}]*)*)"')
+ATTRIBUTE = re.compile(r'\s+([a-z]+)="([^"<>{}]*(?:\{(?:metric:|config:)?[a-z0-9_.]+(?: [a-z0-9_.=]+)*\}'
+                       r'[^"<>{}]*)*)"')
+WORDS = r"((?:\s+[a-z0-9_.=]+(?![a-z0-9_.=]*\"))*)"  # a number's words: percent 1 timing
 SHORTCODE = re.compile(rf"<!--\s*({_ALTERNATIVES})\s+([a-z0-9_]+)(?:\.([a-z0-9_]+(?:\.[a-z0-9_]+)*))?"
-                       rf"((?:{ATTRIBUTE.pattern})*)\s*-->")
-# {key} in an attribute: a number or a setting of the shortcode's home; {metric:key} or
-# {config:key} where the home records both under that key.
-PLACEHOLDER = re.compile(r"\{(?:(metric|config):)?([a-z0-9_.]+)\}")
-SECTIONS = MappingProxyType({"metric": "metrics", "config": "config"})
+                       rf"{WORDS}((?:{ATTRIBUTE.pattern})*)\s*-->")
+# {key} in an attribute: a setting or else a number of the shortcode's home, {key percent 1}
+# with a number's words; {metric:key} for the number where a setting has that name.
+PLACEHOLDER = re.compile(r"\{(?:(metric|config):)?([a-z0-9_.]+)((?: [a-z0-9_.=]+)*)\}")
+SECTIONS = MappingProxyType({"metric": "values", "config": "config"})
 # Any comment that starts with a kind's name, in any case: it must parse.
 LOOKS_LIKE = re.compile(rf"<!--\s*(?:{_ALTERNATIVES})\b.*?-->", re.IGNORECASE | re.DOTALL)
 # Fenced blocks (also indented, inside admonitions and tabs) and inline code.
@@ -70,10 +81,15 @@ class Shortcode:
     start: int
     end: int
     attributes: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    words: tuple[str, ...] = ()  # a number's: Format.parse(words)
 
     @property
     def text(self) -> str:
-        return f"<!-- {self.kind.name} {self.ref} -->"
+        return f"<!-- {' '.join((self.kind.name, self.ref, *self.words))} -->"
+
+    @property
+    def format(self) -> Format:
+        return Format.parse(self.words)
 
     @property
     def ref(self) -> str:
@@ -98,7 +114,7 @@ def _outside_code(matches, text: str) -> list[re.Match]:
 def find(text: str) -> list[Shortcode]:
     """The shortcodes of ``text`` that are not inside code, in order."""
     return [Shortcode(KINDS[m.group(1)], m.group(2), m.group(3), m.start(), m.end(),
-                      _attributes(m.group(4)))
+                      _attributes(m.group(5)), tuple(m.group(4).split()))
             for m in _outside_code(SHORTCODE.finditer(text), text)]
 
 
@@ -120,12 +136,54 @@ def check_wellformed(text: str, where: str) -> None:
                               f'attributes as name="text" without quotes, < or > in the text, '
                               f"braces only around a key; kinds: {', '.join(KINDS)})")
         kind = KINDS[parsed.group(1)]
-        given = [name for name, _ in ATTRIBUTE.findall(parsed.group(4) or "")]
+        shown = " ".join(match.group(0).split())
+        words = parsed.group(4).split()
+        if words and not kind.words:
+            raise PluginError(f"{where}:{line}: {shown!r}: a {kind.name} takes no words after "
+                              f"its name ({' '.join(words)})")
+        placeholders = [found.group(3).split()
+                        for _, value in ATTRIBUTE.findall(parsed.group(5) or "")
+                        for found in PLACEHOLDER.finditer(value)]
+        for quoted in [words, *placeholders]:
+            try:
+                Format.parse(quoted)
+            except ValueError as error:
+                raise PluginError(f"{where}:{line}: {shown!r}: {error}") from None
+        given = [name for name, _ in ATTRIBUTE.findall(parsed.group(5) or "")]
         if sorted(given) != sorted(kind.attributes):
             takes = (" ".join(f'{name}="..."' for name in kind.attributes) + ", each once"
                      if kind.attributes else "no attributes")
-            raise PluginError(f"{where}:{line}: {' '.join(match.group(0).split())!r}: a "
-                              f"{kind.name} takes {takes}; this one has {', '.join(given) or 'none'}")
+            raise PluginError(f"{where}:{line}: {shown!r}: a {kind.name} takes {takes}; this one "
+                              f"has {', '.join(given) or 'none'}")
+
+
+def published_formats(pages, settings: dict[str, set] | None = None) -> dict[str, dict[str, Format]]:
+    """How the site quotes each number of each home, from ``pages`` ((src_uri, Markdown)
+    pairs): the words of its metric shortcodes, the first page's (in path order) where
+    pages quote it with other digits, else those of a {key} in a figure's or table's text
+    (``settings``: each home's configuration keys, which such a {key} names first). That
+    is what results.json publishes and a rerun is compared with; two metric shortcodes
+    must agree on how (timing, varies, tolerance=)."""
+    formats: dict[str, dict[str, Format]] = {}
+    quoted_in: dict[tuple[str, str], str] = {}
+    in_text = []
+    for where, text in sorted(pages):
+        for code in find(text):
+            for value in code.attributes.values():
+                setting = (settings or {}).get(code.name, ())
+                in_text += [(code.name, key, words) for kind, key, words in PLACEHOLDER.findall(value)
+                            if kind == "metric" or not kind and key not in setting]
+            if code.kind.name != "metric" or not code.key:
+                continue
+            first = formats.setdefault(code.name, {}).setdefault(code.key, code.format)
+            quoted_in.setdefault((code.name, code.key), where)
+            if first.flags() != code.format.flags():
+                raise PluginError(f"{where}: {code.text}: {quoted_in[code.name, code.key]} quotes "
+                                  f"it with other words on how a rerun compares (timing, "
+                                  f"varies, tolerance=): say the same in both")
+    for name, key, words in in_text:
+        formats.setdefault(name, {}).setdefault(key, Format.parse(words.split()))
+    return formats
 
 
 def replace(text: str, render) -> str:

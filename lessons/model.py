@@ -65,8 +65,7 @@ forgetful = count_parameters(Forgetful())
 registered = count_parameters(Registered())
 
 # %% tags=["report"]
-report.check(forgetful == 0 and registered == 784 * 10 + 10,
-             "a layer in a plain list is not registered, one in an nn.ModuleList is")
+only_module_list_registers = forgetful == 0 and registered == 784 * 10 + 10
 
 # %% [markdown]
 # ## The lesson MLP
@@ -105,8 +104,8 @@ with torch.no_grad():
 print("shapes:", [tuple(y.shape) for y in outputs])
 
 # %% tags=["report"]
-report.check(all(y.shape == (4, 3) and torch.allclose(y, outputs[0]) for y in outputs),
-             "nn.Linear computes X Wᵀ + b, row by row W x + b, with its weight of shape (n_out, n_in)")
+# nn.Linear computes X Wᵀ + b, row by row W x + b, with its weight of shape (n_out, n_in)
+linear_three_ways_agree = all(y.shape == (4, 3) and torch.allclose(y, outputs[0]) for y in outputs)
 
 # %% [markdown]
 # ## The network, drawn
@@ -212,10 +211,10 @@ def network_diagram(layers):
 layers = linear_layers(net)
 for layer in layers:
     print(layer)
-report.check([layers[0]["n_in"]] + [layer["n_out"] for layer in layers]
-             == [28 * 28, *CONFIG.hidden, 10], "the drawn widths are the MLP's layer sizes")
-report.check(sum(layer["weights"] + layer["biases"] for layer in layers) == count_parameters(net),
-             "the per-layer parameter counts of the diagram sum to the model's total")
+drawn_widths_are_layer_sizes = ([layers[0]["n_in"]] + [layer["n_out"] for layer in layers]
+                                == [28 * 28, *CONFIG.hidden, 10])
+drawn_counts_sum_to_total = (sum(layer["weights"] + layer["biases"] for layer in layers)
+                             == count_parameters(net))
 depth = len(layers)
 hidden_units = sum(layer["n_out"] for layer in layers[:-1])
 
@@ -251,8 +250,8 @@ with torch.no_grad():
 print("hook calls: net(X)", hook_calls, "| net.forward(X)", hook_calls_forward)
 
 # %% tags=["report"]
-report.check(torch.equal(y_hat_call, y_hat_forward) and (hook_calls, hook_calls_forward) == (1, 0),
-             "net(X) and net.forward(X) return the same output; only net(X) runs the hook")
+call_equals_forward_but_runs_hook = (torch.equal(y_hat_call, y_hat_forward)
+                                     and (hook_calls, hook_calls_forward) == (1, 0))
 
 # %% [markdown]
 # ## Counting parameters
@@ -279,9 +278,8 @@ first_layer_share = per_layer[0] / total
 print(f"from the layer sizes {sizes}: {parameters_from_sizes(sizes):,}")
 
 # %% tags=["report"]
-report.check(total == parameters_from_sizes(sizes),
-             "the MLP's parameter count equals the formula from its layer sizes")
-report.check(len(rows) == 2 * (len(sizes) - 1), "the MLP has a weight and a bias per layer")
+count_matches_layer_sizes = total == parameters_from_sizes(sizes)
+weight_and_bias_per_layer = len(rows) == 2 * (len(sizes) - 1)
 
 # %% [markdown]
 # ## Logits
@@ -299,10 +297,9 @@ print(f"CrossEntropyLoss {loss:.4f}, -log p(true class) {by_hand:.4f}, "
       f"ln 10 {torch.log(torch.tensor(10.)):.4f}")
 
 # %% tags=["report"]
-report.check(y_hat.shape == (CONFIG.batch_size, 10), "the network returns 10 logits per image")
-report.check(abs(loss - by_hand) <= 1e-5,
-             "CrossEntropyLoss on the logits equals -log of the softmax probability of the true class")
-report.check(torch.allclose(probs.sum(dim=1), torch.ones(len(y))), "softmax rows sum to 1")
+ten_logits_per_image = y_hat.shape == (CONFIG.batch_size, 10)
+cross_entropy_is_minus_log_softmax = abs(loss - by_hand) <= 1e-5  # of the true class
+softmax_rows_sum_to_one = torch.allclose(probs.sum(dim=1), torch.ones(len(y)))
 
 first_label = int(y[0])
 logit_min = y_hat.min().item()

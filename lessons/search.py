@@ -178,9 +178,7 @@ flop_per_weight_narrow = flop_per_weight[narrow]
 flop_per_weight_wide = flop_per_weight[wide]
 first_layer_share_wide = first_layer / num_weights(wide)
 first_layer_share_narrow = mlp_sizes(narrow)[0] * mlp_sizes(narrow)[1] / num_weights(narrow)
-report.check(all(4 <= v < 6 for v in flop_per_weight.values()),
-             "training costs between 4 and 6 operations per weight and per image",
-             **{f"width_{width}": v for width, v in flop_per_weight.items()})
+flop_per_weight_between_4_and_6 = all(4 <= v < 6 for v in flop_per_weight.values())
 
 
 # %% [markdown]
@@ -423,14 +421,12 @@ optuna_workers = len(processes)
 optuna_startup_trials = NUM_STARTUP_TRIALS
 optuna_tpe_trials = num_tpe
 trial_seconds = statistics.fmean(t.seconds for t in grid_trials + random_trials)
-report.check(used["grid"] == budget and max(used.values()) <= budget,
-             "the three searches get the same compute budget: the grid's")
-report.check(os.getpid() not in processes, "the study's trials ran in worker processes")
+searches_share_grid_budget = used["grid"] == budget and max(used.values()) <= budget
+trials_ran_in_workers = os.getpid() not in processes
 if current_profile() == "full":  # smoke: a handful of short trials, maybe all in one worker
-    report.check(min(used.values()) > budget / 2, "each search spends more than half of the budget")
-    report.check(len(processes) == NUM_WORKERS,
-                 "both worker processes recorded trials in the shared study")
-    report.check(num_tpe > 0, "the study goes on past TPE's random start")
+    each_search_spends_half_budget = min(used.values()) > budget / 2
+    both_workers_recorded_trials = len(processes) == NUM_WORKERS
+    study_goes_past_random_start = num_tpe > 0
 report.table(
     "searches", ["search", "trials", "compute (GFLOP)", "training seconds",
                  "best validation accuracy"],
@@ -475,17 +471,13 @@ bests = [trial.value for trial in best_of.values()]
 # %% tags=["report"]
 # Optuna's best moves with the race, and with it this range, anywhere from 0 up.
 bests_range = 100 * (max(bests) - min(bests))
-report.check(distinct_lr["grid"] < distinct_lr["random"] == len(random_trials),
-             "the grid tries fewer learning rates; every random trial tries a new one")
+# ...and every random trial tries a new one
+grid_tries_fewer_learning_rates = distinct_lr["grid"] < distinct_lr["random"] == len(random_trials)
 if current_profile() == "full":  # smoke: 4 trials on 512 images say little
-    report.check(0.5 < lr_spread / width_spread < 2,
-                 "on the grid neither the learning rate nor the width dominates: their "
-                 "spreads are within a factor of 2 of each other",
-                 lr_spread=lr_spread, width_spread=width_spread)
-    report.check(worst.params["lr"] == min(dict(CONFIG.grid)["lr"])
-                 and worst.params["width"] == narrow,
-                 "the grid's worst trial is its smallest learning rate in its narrowest network",
-                 **worst.params, value=worst.value)
+    # neither dominates: their spreads are within a factor of 2 of each other
+    lr_and_width_matter_alike = 0.5 < lr_spread / width_spread < 2
+    grid_worst_is_slowest_narrowest = (worst.params["lr"] == min(dict(CONFIG.grid)["lr"])
+                                       and worst.params["width"] == narrow)
 
 
 # %%
@@ -533,12 +525,9 @@ lesson_batch_size = lesson.batch_size
 test_accuracy = final.test_accuracy
 final_val_accuracy = final.epoch_val_accuracy[-1]
 # 98 %: what the training lesson checks that its recipe reaches.
-report.check(final.test_accuracy < 0.98, "the retrained winner stays below 98 % on the test set",
-             test_accuracy=final.test_accuracy)
+winner_stays_below_98_percent = final.test_accuracy < 0.98
 if current_profile() == "full":  # smoke: 256 validation images, too few to compare
-    report.check(abs(final.test_accuracy - final.epoch_val_accuracy[-1]) < 0.01,
-                 "the retrained winner's validation and test accuracies differ by less than "
-                 "1 point", val=final.epoch_val_accuracy[-1], test=final.test_accuracy)
+    winner_val_and_test_agree = abs(final.test_accuracy - final.epoch_val_accuracy[-1]) < 0.01
 report.table(
     "winner", ["found by", "lr", "width", "batch size", "validation accuracy (trial)",
                "test accuracy (retrained)"],

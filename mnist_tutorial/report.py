@@ -1,34 +1,35 @@
-"""What a page's run reports: its tables, figures and checked claims; its numbers are
-the notebook's own variables, which the page quotes.
+"""What a page's run reports: its tables and figures; its numbers and the truth of its
+claims are the notebook's own variables, which the page quotes.
 
 Every notebook of the course makes one ``Report`` and ends with ``report.finish()``::
 
     report = Report("training", seeds=[0, 1, 2], device=device)
     test_accuracy = [run.test_accuracy for run in runs]      # a number the page quotes
+    reaches_98 = min(test_accuracy) >= 0.98                  # a claim the page states
+    dropout_helps = significant_gain(dropout_accuracy, baseline_accuracy)   # > 2 s.e.
     report.figure("loss_curve", fig)            # alt text and caption: on the page
     report.table("recipes", ["recipe", "epochs", "test accuracy"],   # caption: on the page
                  [["plain", 8, [0.975, 0.977]], ["final", 5, [0.981, 0.982]]],
                  units={"test accuracy": ("percent", 1)})
-    report.check(accuracy > 0.98, "the MLP reaches 98 % on the test set", accuracy=accuracy)
-    report.check_gain(dropout_accuracies, baseline_accuracies, "dropout helps")  # > 2 s.e.
     report.finish()
 
-Like myst-nb's ``glue``, the numbers are the notebook's variables and the page picks how
-each reads: ``finish`` records every variable that holds a number, a list of numbers (one
-per seed) or a dict of them (``notebook_values``), with the cell that last assigned it,
-and the page quotes ``<!-- metric training.test_accuracy percent 1 -->`` (``Format``: a
-list of per-seed values reads mean ± std). When the site is built, ``$MNIST_TUTORIAL_REPORT``
-names a folder and ``finish`` writes everything there as ``report.json`` (false claims
-too), which the pages' shortcodes read: the numbers on a page are the numbers its
-notebook computed. A figure's alt text and caption are written on the page, next to the
-prose they belong to, quoting the run's numbers by name::
+Like myst-nb's ``glue``, the values are the notebook's variables and the page says what
+they mean: ``finish`` records every variable that holds a number, True or False, or a
+list or dict of them (``notebook_values``), with the cell that last assigned it. The page
+quotes a number in its own words (``<!-- metric training.test_accuracy percent 1 -->``,
+``Format``: a list of per-seed values reads mean ± std) and states a claim right before
+``<!-- claim training.reaches_98 -->``: the build fails if that variable is not True.
+When the site is built, ``$MNIST_TUTORIAL_REPORT`` names a folder and ``finish`` writes
+everything there as ``report.json``, which the pages' shortcodes read: the numbers on a
+page are the numbers its notebook computed. A figure's alt text and caption are written
+on the page, next to the prose they belong to, quoting the run's numbers by name::
 
     <!-- figure training.loss_curve alt="... falls to {final_loss number 3} ..." caption="..." -->
 
-Run by hand, a report prints a claim that stops holding with the numbers it compared, and
-``finish`` compares the numbers the course website quotes (given as ``site``) with this
-run's, then fails if any claim did not hold. ``report.asset`` records a file a page's
-script loads (an interactive page's network weights), published beside the figures.
+Run by hand, ``finish`` compares the numbers the course website quotes (given as
+``site``) with this run's, and fails if a claim the site states is not True in this run.
+``report.asset`` records a file a page's script loads (an interactive page's network
+weights), published beside the figures.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ NBSP, THIN = "\u00a0", "\u202f"
 
 
 class ClaimFailed(AssertionError):
-    """A claim the page makes did not hold for this run."""
+    """A claim the page states is not True in this run."""
 
 
 def scientific_text(value: float, digits: int = 2) -> str:
@@ -90,6 +91,17 @@ def seed_difference(a, b) -> tuple[float, float]:
         raise ValueError("a difference between runs needs at least 2 seeds a side")
     error = math.sqrt(statistics.variance(a) / len(a) + statistics.variance(b) / len(b))
     return statistics.fmean(a) - statistics.fmean(b), error
+
+
+def significant_gain(better, worse, k: float = 2.0) -> bool:
+    """Whether the per-seed values ``better`` exceed ``worse`` on average by more than
+    ``k`` standard errors of the difference (``seed_difference``).
+
+    With 3 seeds a side, a gain of 2 standard errors is what a t-test would call
+    significant at about the 6 % level, one-sided: a claim that one method beats another
+    must hold for the method, not for one draw of seeds."""
+    difference, error = seed_difference(better, worse)
+    return difference > k * error
 
 
 def mean_std(per_seed) -> tuple[float, float | None]:
@@ -138,17 +150,15 @@ MAX_NUMBERS = 100_000  # a variable holding more numbers than this is data, not 
 
 
 def _publishable(value):
-    """``value`` as JSON holds it if a page can quote it: a number (a 0-d tensor or numpy
-    scalar too), or a list, tuple or dict of them (per-seed values, one per batch size);
-    else None. True and False are not numbers here."""
-    if isinstance(value, bool) or value is None:
+    """``value`` as JSON holds it if a page can quote it: a number or True or False (a 0-d
+    tensor or numpy scalar too), or a list, tuple or dict of them (per-seed values, one
+    per batch size); else None."""
+    if value is None:
         return None
-    if isinstance(value, (int, float)):
+    if isinstance(value, (bool, int, float)):
         return value
     if type(value).__module__.split(".")[0] in ("numpy", "torch"):
-        if getattr(value, "ndim", 1) != 0 or str(getattr(value, "dtype", "")).endswith("bool"):
-            return None
-        return value.item()
+        return value.item() if getattr(value, "ndim", 1) == 0 else None
     if isinstance(value, (list, tuple)) and 0 < len(value) <= MAX_NUMBERS:
         items = [_publishable(v) for v in value]
         return items if all(item is not None for item in items) else None
@@ -278,6 +288,9 @@ def metric(value, fmt: Format = Format(), config: dict | None = None) -> dict:
     """A number as a page quotes it and a rerun compares it: its value (a list of per-seed
     values: their mean, with the std and the values), its text, and ``fmt``'s unit and
     flags; ``config``, the home's recorded configuration, holds a tolerance given by name."""
+    if isinstance(value, bool) or isinstance(value, list) and any(isinstance(v, bool) for v in value):
+        raise ValueError(f"it holds {value}, not a number: a page states a claim with "
+                         f"<!-- claim HOME.KEY -->")
     per_seed = std = None
     if isinstance(value, list):
         per_seed = [float(v) for v in value]
@@ -304,13 +317,6 @@ def _number_text(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
-
-
-def claim_text(claim: dict) -> str:
-    """'the claim (name = value, ...)': a claim with the numbers it compared."""
-    numbers = ", ".join(f"{name} = {_number_text(value)}"
-                        for name, value in claim.get("numbers", {}).items())
-    return claim["claim"] + (f" ({numbers})" if numbers else "")
 
 
 def _settings_of(config, prefix: str = ""):
@@ -362,7 +368,7 @@ def _show(obj) -> None:
 
 
 class Report:
-    """The numbers, tables, figures and checked claims of one page's run."""
+    """The tables, figures, files and (``finish``) the values of one page's run."""
 
     def __init__(self, page: str, seeds=None, device="cpu", precision: str | None = None):
         """``precision``: what the page's runs train in, if not what ``pick_precision``
@@ -377,7 +383,6 @@ class Report:
         self.tables: dict[str, dict] = {}
         self.figures: dict[str, dict] = {}
         self.assets: dict[str, dict] = {}
-        self.claims: list[dict] = []
 
     def _new(self, section: dict, key: str) -> None:
         if not key.replace("_", "").isalnum() or not key.islower():
@@ -466,37 +471,6 @@ class Report:
         print(f"asset {name}: {len(data):,} bytes")
         return name
 
-    def check(self, holds, claim: str, **numbers) -> bool:
-        """Record a claim the page makes and whether it holds, with the numbers it compared
-        (``report.check(a > b, "a beats b", a=a, b=b)``).
-
-        A claim that does not hold is printed at once, with its numbers; the run goes on, so
-        that every claim is checked, and ``finish`` then fails naming each one."""
-        numbers = {name: _plain(value) for name, value in numbers.items()}
-        holds = bool(holds)
-        self.claims.append({"claim": claim, "holds": holds, "numbers": numbers,
-                            "cell": _cell()})
-        if not holds:
-            print(f"CLAIM DOES NOT HOLD: {claim_text(self.claims[-1])}", file=sys.stderr)
-        return holds
-
-    def check_gain(self, better, worse, claim: str, k: float = 2.0,
-                   expect: bool = True) -> bool:
-        """Claim that the per-seed values ``better`` exceed ``worse`` on average by more
-        than ``k`` standard errors of the difference (``expect=False``: that they do not).
-
-        The standard error is Welch's, from the sample variances of both sets of seeds:
-        with 3 seeds a side, a gain of 2 standard errors is what a t-test would call
-        significant at about the 6 % level, one-sided. Returns whether the gain is there."""
-        difference, error = seed_difference(better, worse)
-        gain = difference > k * error
-        self.check(gain == expect, claim, difference=difference, standard_error=error, k=k,
-                   better=list(better), worse=list(worse))
-        return gain
-
-    def failed_claims(self) -> list[dict]:
-        return [claim for claim in self.claims if not claim["holds"]]
-
     def _precision(self) -> str:
         from .training import pick_precision
 
@@ -514,22 +488,22 @@ class Report:
         return {
             "page": self.page,
             "config": self.settings, "values": self.values, "tables": self.tables, "figures": self.figures,
-            "assets": self.assets, "claims": self.claims,
+            "assets": self.assets,
             "provenance": {"profile": self.profile, "seeds": self.seeds, "device": device,
                            "precision": self._precision(),
                            "torch": torch.__version__, "python": platform.python_version()},
         }
 
     def finish(self, site: dict | None = None, rows: int | None = 40) -> None:
-        """Save the report for the site's build, compare this run with the site's, and
-        fail (``ClaimFailed``, every false claim with its numbers) if a claim did not hold.
+        """Save the report for the site's build and, given the ``site``'s results, compare
+        this run's numbers with them and fail (``ClaimFailed``) if a claim the site states
+        is not True in this run.
 
-        The numbers are the notebook's own variables, read here (``notebook_values``): a
-        page quotes ``<!-- metric training.test_accuracy -->`` for the variable
-        ``test_accuracy`` as it is when the notebook ends. The report is saved either way:
-        the build shows a false claim on its page. ``rows``: how many numbers that are not
-        simply the same the comparison lists (``None``: every number, the same ones and
-        those not compared too)."""
+        The numbers and claims are the notebook's own variables, read here
+        (``notebook_values``): a page quotes ``<!-- metric training.test_accuracy -->``
+        for the variable ``test_accuracy`` as it is when the notebook ends. ``rows``: how
+        many numbers that are not simply the same the comparison lists (``None``: every
+        number, the same ones and those not compared too)."""
         self.values = notebook_values(sys._getframe(1).f_globals)
         target = settings.path("REPORT")
         if target:
@@ -537,17 +511,41 @@ class Report:
             tmp = path.with_name(".report.json.tmp")
             tmp.write_text(json.dumps(self.as_dict()), encoding="utf-8")
             os.replace(tmp, path)
-        failed = self.failed_claims()
-        print(f"{len(self.tables)} tables, {len(self.figures)} figures; {len(self.claims)} "
-              "claims checked, " + (f"{len(failed)} do not hold" if failed else "all hold")
-              + f" ({self.profile} profile).")
-        if site is not None:
-            for line in compare(rerun_metrics(self.values, site.get("metrics", {})),
-                                self.profile, site, self._precision(), rows):
-                print(line)
-        if failed:
-            raise ClaimFailed(f"{self.page}: {len(failed)} claim(s) do not hold:\n"
-                              + "\n".join(f"  - {claim_text(claim)}" for claim in failed))
+        print(f"{len(self.values)} values, {len(self.tables)} tables, {len(self.figures)} "
+              f"figures ({self.profile} profile).")
+        if site is None:
+            return
+        for line in compare(rerun_metrics(self.values, site.get("metrics", {})),
+                            self.profile, site, self._precision(), rows):
+            print(line)
+        if site.get("profile") != self.profile:
+            return
+        claims = site.get("claims", [])
+        false, unset = false_claims(self.values, claims)
+        print(f"Of the {len(claims)} claims the page states, {len(claims) - len(false) - len(unset)} "
+              f"hold in this run" + (f", {len(false)} do not" if false else "")
+              + (f"; {len(unset)} were not checked here ({', '.join(unset)}: this run never set "
+                 f"them)" if unset else "") + ".")
+        if false:
+            raise ClaimFailed(f"{self.page}: {len(false)} claim(s) of the page do not hold in "
+                              f"this run (each is a variable of this notebook; the page says "
+                              f"what it claims):\n" + "\n".join(f"  - {line}" for line in false))
+
+
+def false_claims(values: dict[str, dict], claims) -> tuple[list[str], list[str]]:
+    """Of ``claims`` (the keys of HOME.KEY), 'key = value (cell N)' for each whose variable
+    in ``values`` is not True, and the keys of those it never set (a claim whose gate, a
+    profile or a file the run did not have, kept it from being checked)."""
+    false, unset = [], []
+    for key in claims:
+        try:
+            holds, cell = lookup(values, key)
+        except KeyError:
+            unset.append(key)
+            continue
+        if holds is not True:
+            false.append(f"{key} = {holds}" + (f" (cell [{cell}])" if cell else ""))
+    return false, unset
 
 
 def rerun_metrics(values: dict[str, dict], published: dict[str, dict]) -> dict[str, dict]:

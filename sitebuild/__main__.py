@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from mnist_tutorial.config import current_profile
-from mnist_tutorial.report import DIFFERENT, VERDICTS, claim_text
+from mnist_tutorial.report import DIFFERENT, VERDICTS
 
 from . import cache, reseed, share
 from .homes import HomeError, discover
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("homes", nargs="*")
     check.add_argument("--other-seeds", action="store_true",
                        help="instead, rerun with every seed shifted (by --offset) and list "
-                            "each claim that no longer holds, with its numbers")
+                            "each claim the pages state that no longer holds")
     check.add_argument("--offset", type=int, default=reseed.OFFSET,
                        help=f"how far --other-seeds shifts the seeds (default {reseed.OFFSET})")
     prune = commands.add_parser("prune", help="remove cache entries no build will load: "
@@ -91,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                         log=lambda line: print(line, file=sys.stderr))
         for name, entry in entries.items():
             p = entry.provenance
-            print(f"{name:24} {len(entry.report['values']):3} values   "
-                  f"{len(entry.report['claims']):3} claims  {p['wall_time_s']:7.1f} s  {entry.path}")
+            print(f"{name:24} {len(entry.report['values']):3} values  "
+                  f"{p['wall_time_s']:7.1f} s  {entry.path}")
         return 0
     except (HomeError, BuildError, RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -142,11 +142,11 @@ def _fetch(url: str | None, profile: str) -> int:
 def _other_seeds(args) -> int:
     claims, errors = other_seeds(args.profile, args.homes or None, discover(complete=False),
                                  args.offset, log=lambda line: print(line, file=sys.stderr))
-    for home, claim in claims:
-        print(f"{home:24} {'holds' if claim['holds'] else 'FLIPS'}  {claim_text(claim)}")
+    for home, key, where, holds in claims:
+        print(f"{home:24} {'holds' if holds else 'FLIPS'}  {key} ({where})")
     for home, error in errors.items():
         print(f"{home:24} FAILED {error}")
-    flipped = sum(not claim["holds"] for _, claim in claims)
+    flipped = sum(not holds for *_, holds in claims)
     print(f"{len(claims) - flipped} claims hold, {flipped} flip, {len(errors)} homes failed "
           f"(seeds shifted by {args.offset}, {args.profile} profile)")
     return 1 if flipped or errors else 0

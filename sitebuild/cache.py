@@ -2,7 +2,7 @@
 
 An entry is a folder ``<cache>/<home>/<key>/`` holding
 
-* ``report.json``     what the run's ``Report`` recorded (numbers, tables, figures, claims);
+* ``report.json``     what the run's ``Report`` recorded (values, tables, figures);
 * ``notebook.ipynb``  the executed notebook, with its outputs;
 * ``files/``          files the run saved for other homes (the trained network);
 * ``assets/``         files its report publishes for the page's scripts (``report.asset``);
@@ -236,10 +236,10 @@ def verified(path: Path) -> Entry:
         if _file_digest(path / relative) != digest:
             raise ValueError(f"{relative} does not match its digest")
     entry = Entry(path, manifest)
-    shape = {"values": dict, "tables": dict, "figures": dict, "claims": list, "provenance": dict}
+    shape = {"values": dict, "tables": dict, "figures": dict, "provenance": dict}
     if not isinstance(entry.report, dict) or not all(
             isinstance(entry.report.get(section), kind) for section, kind in shape.items()):
-        raise ValueError("report.json is not a report (values, tables, figures, claims, "
+        raise ValueError("report.json is not a report (values, tables, figures, "
                          "provenance)")
     for asset in entry.report.get("assets", {}).values():
         if manifest["digests"].get(f"assets/{asset['file']}") != asset["sha256"]:

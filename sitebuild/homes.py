@@ -210,10 +210,12 @@ FINISH_TEXT = '''\
 The last cell compares what this notebook computed with the numbers the course website
 shows for this page, which the build wrote into `SITE_RESULTS`. A number that varies
 from seed to seed should fall within the site's mean ± 2 std; a deterministic one should
-be the same (another torch version or device can shift it in the last digits).'''
+be the same (another torch version or device can shift it in the last digits). Each claim
+the page states is a variable of this notebook that must be True: the cell fails naming
+any that is not.'''
 
 FINISH = '''\
-SITE_RESULTS = None  # the numbers the website shows; the build writes them in
+SITE_RESULTS = None  # the numbers and claims the website shows; the build writes them in
 report.finish(site=SITE_RESULTS)'''
 
 
@@ -270,8 +272,9 @@ def publish(executed: nbformat.NotebookNode, course: list[str], site: dict) -> s
 
 
 def site_results(site: dict) -> str:
-    """The site's numbers as the last cell's source shows them: a line per number, with
-    what ``report.reproduces`` needs to judge a rerun (fields left out are not set)."""
+    """The site's numbers and claims as the last cell's source shows them: a line per
+    number, with what ``report.reproduces`` needs to judge a rerun (fields left out are not
+    set), then the claims the site checked (the notebook's variables that must be True)."""
     provenance = site["provenance"]
     lines = [f"{{'profile': {provenance['profile']!r}, 'precision': {provenance.get('precision')!r}, "
              f"'metrics': {{"]
@@ -280,4 +283,4 @@ def site_results(site: dict) -> str:
         entry |= {field: metric[field] for field in ("std", "timing", "tolerance", "varies")
                   if metric.get(field)}
         lines.append(f"    {key!r}: {entry!r},")
-    return "\n".join(lines) + "\n}}"
+    return "\n".join(lines) + f"\n}}, 'claims': {sorted(site.get('claims', []))!r}}}"

@@ -11,10 +11,11 @@ downloads, executed top to bottom in a new kernel, in an empty working folder, w
   the run saves there becomes this entry's files;
 * ``TQDM_DISABLE=1``              no progress bars in the published outputs.
 
-A cell that raises stops the home's run; a claim that does not hold lets the run go on
-and fails it at ``report.finish()``, with every false claim and its numbers. The build
-then names the home, the cell and the error, or the claims; ``build_all(keep_going=True)``
-(``mkdocs serve``) goes on with the other homes and hands the failures back.
+A cell that raises stops the home's run, and the build names the home, the cell and the
+error; ``build_all(keep_going=True)`` (``mkdocs serve``) goes on with the other homes and
+hands the failures back. Whether the claims hold is not the run's to say: a claim is a
+variable of the notebook that a page states, and the site's build checks it
+(``sitebuild.plugin.publishing``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 
 from mnist_tutorial import settings
-from mnist_tutorial.report import claim_text
 
 from . import cache, reseed
 from .homes import ROOT, Home, discover, to_notebook
@@ -51,8 +51,8 @@ PROFILES = settings.SETTINGS["PROFILE"].choices
 class BuildError(RuntimeError):
     """A home could not run; the message names the home, the cell and the error.
 
-    ``home``: its name; ``report``: what its report recorded (a run whose claims did not
-    all hold still saves one); ``notebook``: the notebook as far as it ran, with the
+    ``home``: its name; ``report``: what its report recorded, if it got that far;
+    ``notebook``: the notebook as far as it ran, with the
     error's traceback; ``cell``: the execution count of the cell that raised."""
 
     def __init__(self, message: str, home: str | None = None, report: dict | None = None,
@@ -166,12 +166,7 @@ def _failure(home: Home, error: Exception, nb: nbformat.NotebookNode,
     where = f"cell [{cell}] of its notebook" if cell else "its notebook"
     if isinstance(error, CellExecutionError):
         lines = [line for line in ANSI.sub("", str(error)).splitlines() if line.strip()]
-        if error.ename == "ClaimFailed" and report is not None:
-            false = [c for c in report["claims"] if not c.get("holds", True)]
-            message = (f"{home.where}: {len(false)} claim(s) do not hold:\n"
-                       + "\n".join(f"  - {claim_text(c)} [cell {c.get('cell')}]" for c in false))
-        else:
-            message = f"{home.where} failed in {where}:\n  " + "\n  ".join(lines[-12:])
+        message = f"{home.where} failed in {where}:\n  " + "\n  ".join(lines[-12:])
     else:
         message = f"{home.where}: the kernel died ({error})"
     return BuildError(message, home=home.name, report=report, notebook=nb, cell=cell)

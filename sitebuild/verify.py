@@ -13,8 +13,9 @@ It prints one line per number and a summary, and exits 1 if any number is DIFFER
 ``python -m sitebuild verify --other-seeds [HOME ...]`` asks another question: do the
 claims hold for the method, or only for the seeds the site used? It reruns the homes with
 every seed shifted by 1000 (``sitebuild.reseed``; nothing is cached) and lists each claim
-with the numbers it compared; a claim that no longer holds has *flipped*. It exits 1 if
-any claim flipped or any home failed.
+the pages state (``<!-- claim HOME.KEY -->``) with the page that states it; a claim whose
+variable is no longer True has *flipped*. It exits 1 if any claim flipped or any home
+failed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from mnist_tutorial.report import DIFFERENT, lookup, metric, reproduces
 
 from . import cache, reseed, run
 from .homes import DOCS, Home
-from .plugin.shortcodes import published_formats
+from .plugin.shortcodes import published_claims, published_formats
 
 
 def verify(profile: str, names: list[str] | None, homes: dict[str, Home],
@@ -38,9 +39,8 @@ def verify(profile: str, names: list[str] | None, homes: dict[str, Home],
     cached = run.build(profile, names, log=log, homes=homes)  # what the site publishes
     with tempfile.TemporaryDirectory(prefix="mnist-verify-") as scratch:
         fresh = run.build(profile, names, log=log, homes=homes, runs=cache.Cache(Path(scratch)))
-    quoted = published_formats([(str(path.relative_to(docs)), path.read_text(encoding="utf-8"))
-                                for path in docs.rglob("*.md")],
-                               {name: set(entry.report["config"]) for name, entry in cached.items()})
+    quoted = published_formats(_pages(docs), {name: set(entry.report["config"])
+                                              for name, entry in cached.items()})
     rows = []
     for name in cached:
         if names and name not in names:
@@ -59,18 +59,25 @@ def verify(profile: str, names: list[str] | None, homes: dict[str, Home],
 
 def other_seeds(profile: str, names: list[str] | None, homes: dict[str, Home],
                 offset: int = reseed.OFFSET, log: Callable[[str], None] = print,
-                ) -> tuple[list[tuple[str, dict]], dict[str, run.BuildError]]:
-    """Every claim of ``names`` (default: all) rerun with seeds shifted by ``offset``, as
-    (home, claim) with ``claim["holds"]`` and its numbers; and the homes that failed for
-    another reason than a claim (an exception, or a home they use that failed)."""
+                docs: Path = DOCS) -> tuple[list[tuple[str, str, str, bool]], dict[str, run.BuildError]]:
+    """Every claim the pages in ``docs`` state about ``names`` (default: all), rerun with
+    seeds shifted by ``offset``, as (home, key, the page that states it, whether its
+    variable is True); and the homes that failed (an exception, or a home they use that
+    failed)."""
     entries, failures = run.build_all(profile, names, homes=homes, log=log, keep_going=True,
                                       seed_offset=offset)
-    claims, errors = [], {}
+    stated = published_claims(_pages(docs))
+    claims = []
     for name, entry in entries.items():
-        claims += [(name, claim) for claim in entry.report["claims"]]
-    for name, error in failures.items():
-        if error.report is None:
-            errors[name] = error
-        else:
-            claims += [(name, claim) for claim in error.report["claims"]]
-    return claims, errors
+        for key, where in sorted(stated.get(name, {}).items()):
+            try:
+                holds = lookup(entry.report["values"], key)[0] is True
+            except KeyError:
+                holds = False
+            claims.append((name, key, where, holds))
+    return claims, failures
+
+
+def _pages(docs: Path) -> list[tuple[str, str]]:
+    return [(str(path.relative_to(docs)), path.read_text(encoding="utf-8"))
+            for path in docs.rglob("*.md")]

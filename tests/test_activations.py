@@ -1,6 +1,6 @@
 """Tests of the activations lesson's code: hand-written derivatives against torch.autograd.
 
-The lesson's run and its claims are checked when its notebook runs (test_notebooks.py).
+The lesson's run and its claims are checked by the site's build (test_site_build.py).
 """
 
 from __future__ import annotations
@@ -96,6 +96,6 @@ def test_gradient_is_the_product_of_the_later_layers_jacobians():
 
 
 def test_full_profile_ranks_on_several_seeds():
-    # check_gain needs per-seed values on both sides; the smoke profile ranks nothing.
+    # significant_gain needs per-seed values on both sides; the smoke profile ranks nothing.
     assert len(set(lesson.FULL.seeds)) >= 2
     assert lesson.FULL.gain_k >= 2

@@ -4,7 +4,7 @@ torch.autograd.
 Like micrograd's tests: the same network, the same numbers, gradients from our code and
 from autograd, compared in float64 for several shapes, every parameter (biases included).
 Finite differences are checked on a tiny network. The lesson's run and its claims are
-checked when its notebook runs (test_notebooks.py).
+checked by the site's build (test_site_build.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Tests of the batch-sizes exercise's code: loss curves of different batch sizes on one axis.
 
-The exercise's runs and claims are checked when its notebook runs (test_notebooks.py).
+The exercise's runs and claims are checked by the site's build (test_site_build.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Tests of the capacity lesson's code: what a line fits, and that an MLP beats it on two moons.
 
-The lesson's run and its claims are checked when its notebook runs (test_notebooks.py).
+The lesson's run and its claims are checked by the site's build (test_site_build.py).
 """
 
 from __future__ import annotations

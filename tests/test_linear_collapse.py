@@ -1,6 +1,6 @@
 """Tests of the linear-collapse lesson's code: the identity W2 (W1 x + b1) + b2 = W x + b.
 
-The lesson's run and its claims are checked when its notebook runs (test_notebooks.py).
+The lesson's run and its claims are checked by the site's build (test_site_build.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Tests of the overfitting exercise's code: early stopping and the overfitting check.
 
-The exercise's run and its claim are checked when its notebook runs (test_notebooks.py).
+The exercise's run and its claim are checked by the site's build (test_site_build.py).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ Quick: no site build and no kernel (the notebook below is executed by hand).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import subprocess
 import sys
@@ -168,6 +169,27 @@ def test_pages_that_quote_a_number_agree_on_how_a_rerun_compares_it():
     assert formats == {"speedrun": {"seconds": Format("seconds", 2), "best": Format()}}  # a.md first
     with pytest.raises(PluginError, match=r"b\.md: .*a\.md quotes it with other words"):
         shortcodes.published_formats(pages + [("b.md", "<!-- metric speedrun.best varies -->")])
+
+
+def test_a_claim_is_a_variable_of_the_notebook_that_must_be_true():
+    values = {"reaches": {"value": True, "cell": 5}, "gains": {"value": {"adamw": False}, "cell": 6},
+              "count": {"value": 3, "cell": 2}}
+    full = BuildState(profile="full", repo="", serving=False, offline=False, offline_copy=False,
+                      reports={"training": {"values": values, "config": {}}})
+    assert results.claim_values(full, full.reports["training"], ["reaches", "gains.adamw", "unset"],
+                                "training") == {"reaches": True, "gains.adamw": False, "unset": False}
+    # The smoke profile skips the claims its few images cannot show: never set, not checked.
+    smoke = dataclasses.replace(full, profile="smoke")
+    assert results.claim_values(smoke, smoke.reports["training"], ["unset"], "training") == {"unset": None}
+    (number,) = shortcodes.find("<!-- claim training.count -->")
+    with pytest.raises(PluginError, match=r"lessons/training\.py's count is 3, not True or False"):
+        results.check(full, number, "page.md")
+    pages = [("b.md", "Fits <!-- claim training.reaches -->."),
+             ("a.md", "It reaches 98 % <!-- claim training.reaches -->, AdamW gains "
+                      "<!-- claim training.gains.adamw --> <!-- metric training.count -->.")]
+    assert shortcodes.published_claims(pages) == {"training": {"reaches": "a.md", "gains.adamw": "a.md"}}
+    with pytest.raises(PluginError, match="a claim takes no words"):
+        shortcodes.check_wellformed("# T\n\nIt holds <!-- claim training.reaches percent -->.\n", "p.md")
 
 
 def test_a_key_that_is_both_a_number_and_a_setting_reads_as_the_setting_unless_told():

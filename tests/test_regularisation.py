@@ -2,7 +2,7 @@
 weights, not the biases), Adam + L2 against AdamW, dropout in train() and eval() mode, and
 the augmentation of training batches.
 
-The lesson's runs and claims are checked when its notebook runs (test_notebooks.py).
+The lesson's runs and claims are checked by the site's build (test_site_build.py).
 """
 
 from __future__ import annotations

@@ -17,12 +17,14 @@ from mnist_tutorial.report import (
     Format,
     Report,
     compare,
+    false_claims,
     format_value,
     lookup,
     metric,
     notebook_values,
     scientific_text,
     seed_difference,
+    significant_gain,
     table_text,
 )
 
@@ -50,6 +52,8 @@ def test_a_page_quotes_a_number_in_its_words():
     assert metric(0.6, Format(tolerance="race"), {"race": {"value": 0.03}})["tolerance"] == 0.03
     with pytest.raises(ValueError, match="NaN"):
         metric(float("nan"))
+    with pytest.raises(ValueError, match="a page states a claim with <!-- claim"):
+        metric(True)
     with pytest.raises(ValueError, match="no setting 'race'"):
         metric(0.6, Format(tolerance="race"), {})
 
@@ -82,10 +86,12 @@ def test_the_values_are_the_notebooks_numbers_from_the_cell_that_set_them():
                "count = torch.tensor(3)"],
         "accuracy": 0.9, "losses": [1.0, 0.5], "val": {16: 0.16, 64: 0.64},
         "count": torch.tensor(3), "scalar": np.float64(0.25), "flag": True, "name": "x",
+        "tensor_flag": torch.tensor(1) > 0,
         "matrix": torch.ones(2, 2), "_private": 1.0, "torch": torch, "mixed": [1.0, "a"],
     }
     values = notebook_values(namespace)
-    assert sorted(values) == ["accuracy", "count", "losses", "scalar", "val"]
+    assert sorted(values) == ["accuracy", "count", "flag", "losses", "scalar", "tensor_flag", "val"]
+    assert values["tensor_flag"]["value"] is True
     assert values["accuracy"] == {"value": 0.9, "cell": 2}  # not the function's local (cell 4)
     assert values["val"] == {"value": {"16": 0.16, "64": 0.64}, "cell": 3}
     assert values["count"]["value"] == 3 and values["scalar"] == {"value": 0.25, "cell": None}
@@ -135,35 +141,31 @@ def test_keys_are_checked_and_unique():
         report.table("Bad-Key", ["x"], [[1]])
 
 
-def test_a_false_claim_is_printed_with_its_numbers_and_fails_finish(tmp_path, monkeypatch,
-                                                                     capsys):
-    monkeypatch.setenv("MNIST_TUTORIAL_REPORT", str(tmp_path))
-    report = Report("page")
-    assert report.check(True, "one is one")
-    assert not report.check(2 == 3, "two is three", two=2, three=3.0)
-    assert report.check(True, "checked after a false one")  # every claim is checked
-    assert "CLAIM DOES NOT HOLD: two is three (two = 2, three = 3)" in capsys.readouterr().err
-    with pytest.raises(ClaimFailed, match=r"page: 1 claim\(s\) do not hold:\n  - two is three "
-                                          r"\(two = 2, three = 3\)"):
-        report.finish()
-    saved = json.loads((tmp_path / "report.json").read_text())  # saved for the page's box
-    assert [(c["claim"], c["holds"]) for c in saved["claims"]] == [
-        ("one is one", True), ("two is three", False), ("checked after a false one", True)]
-    assert saved["claims"][1]["numbers"] == {"two": 2, "three": 3.0}
+def test_the_claims_the_site_states_must_be_true_in_a_learners_run(capsys):
+    site = {"profile": "full", "metrics": {}, "claims": ["holds", "gains.adamw", "never_set"]}
+    source = ("report = Report('page')\nholds = 2 > 1\ngains = {'adamw': False}\n"
+              "report.finish(site=SITE)")
+    with pytest.raises(ClaimFailed, match=r"page: 1 claim\(s\) of the page do not hold in this "
+                                          r"run .*\n  - gains\.adamw = False$"):
+        exec(source, {"Report": Report, "SITE": site})
+    # A claim this run never set (its gate kept it out) is not checked here, and said so.
+    assert ("Of the 3 claims the page states, 1 hold in this run, 1 do not; 1 were not checked "
+            "here (never_set: this run never set them).") in capsys.readouterr().out
+    site["claims"] = ["holds"]
+    exec(source, {"Report": Report, "SITE": site})  # no error
+    # A run of another profile is not comparable: it is told so, and nothing is claimed.
+    exec(source, {"Report": Report, "SITE": {**site, "profile": "smoke", "claims": ["never_set"]}})
+    assert "not comparable" in capsys.readouterr().out
+    assert false_claims({"x": {"value": 1, "cell": 2}}, ["x"]) == (["x = 1 (cell [2])"], [])
 
 
 def test_a_gain_must_exceed_k_standard_errors_of_the_difference():
-    report = Report("page")
     # Means 0.92 and 0.90, sample std 0.01 each: the standard error is 0.01 * sqrt(2/3).
     better, worse = [0.91, 0.92, 0.93], [0.89, 0.90, 0.91]
-    assert report.check_gain(better, worse, "a clear gain")  # 0.02 > 2 * 0.0082
-    numbers = report.claims[-1]["numbers"]
-    assert numbers["difference"] == pytest.approx(0.02)
-    assert numbers["standard_error"] == pytest.approx(0.01 * (2 / 3) ** 0.5)
-    assert not report.check_gain(better, worse, "not 3 s.e.", k=3)  # 0.02 < 3 * 0.0082
-    assert [c["holds"] for c in report.claims] == [True, False]
-    report.check_gain(worse, better, "no gain the other way", expect=False)
-    assert report.claims[-1]["holds"]
+    assert seed_difference(better, worse) == pytest.approx((0.02, 0.01 * (2 / 3) ** 0.5))
+    assert significant_gain(better, worse)  # 0.02 > 2 * 0.0082
+    assert not significant_gain(better, worse, k=3)  # 0.02 < 3 * 0.0082
+    assert not significant_gain(worse, better)
     with pytest.raises(ValueError, match="at least 2 seeds"):
         seed_difference([0.9], [0.8, 0.7])
 
@@ -171,12 +173,14 @@ def test_a_gain_must_exceed_k_standard_errors_of_the_difference():
 def test_finish_writes_the_report_for_the_build(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MNIST_TUTORIAL_REPORT", str(tmp_path))
     # As a notebook runs it: finish reads the numbers from the notebook's variables.
-    exec("report = Report('page', seeds=[0])\nvalue = 3.0\nreport.finish()", {"Report": Report})
+    exec("report = Report('page', seeds=[0])\nvalue = 3.0\nfits = value > 2\nreport.finish()",
+         {"Report": Report})
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["values"]["value"] == {"value": 3.0, "cell": None}
+    assert saved["values"]["fits"] == {"value": True, "cell": None}  # a claim the page states
     assert "report" not in saved["values"]
     assert saved["provenance"]["seeds"] == [0] and saved["provenance"]["torch"]
-    assert "all hold" in capsys.readouterr().out
+    assert "values, 0 tables, 0 figures (full profile)." in capsys.readouterr().out
 
 
 def test_an_asset_is_written_for_the_build_and_recorded(tmp_path, monkeypatch):

@@ -1,6 +1,6 @@
 """Tests of exercise 3: grid and random search by hand, and Optuna (lessons/search.py).
 
-The exercise's run and its claims are checked when its notebook runs (test_notebooks.py).
+The exercise's run and its claims are checked by the site's build (test_site_build.py).
 """
 
 from __future__ import annotations

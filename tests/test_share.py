@@ -35,7 +35,7 @@ def scratch_cache(tmp_path, monkeypatch):
 
 
 def make_entry(tmp_path, key="k" * 32) -> cache.Entry:
-    report = {"values": {"acc": {"value": 0.9, "cell": 3}}, "tables": {}, "figures": {}, "claims": [],
+    report = {"values": {"acc": {"value": 0.9, "cell": 3}}, "tables": {}, "figures": {},
               "provenance": {"profile": "smoke"}}
     weights = tmp_path / "net.pt"
     weights.write_bytes(b"\x00weights" * 100)

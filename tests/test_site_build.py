@@ -280,13 +280,13 @@ def test_pages_show_exactly_the_results(site_dir):
     published = results_of(site_dir)["homes"]
     written = attributes_as_written(published)
     quotes = metrics_as_written(site_dir)
-    seen = {"metric": 0, "config": 0, "figure": 0, "table": 0, "provenance": 0}
+    seen = {"metric": 0, "config": 0, "figure": 0, "table": 0, "provenance": 0, "claim": 0}
     for page in html_pages(site_dir):
         if page.name == "404.html":
             continue
         html = page.read_text(encoding="utf-8")
         where = page.relative_to(site_dir)
-        leftover = re.search(r"<!--\s*(metric|config|figure|table|provenance)\s", html)
+        leftover = re.search(r"<!--\s*(metric|config|claim|figure|table|provenance)\s", html)
         assert leftover is None, f"{where}: shortcode left in the page: {leftover.group(0)}"
         soup = BeautifulSoup(html, "html.parser")
         values = soup.select(".result-value:not(.result-setting)")
@@ -326,9 +326,19 @@ def test_pages_show_exactly_the_results(site_dir):
             elif "result-provenance" in classes:
                 assert not key and result["provenance"]["profile"] in element.get_text()
                 seen["provenance"] += 1
+            elif "result-claim" in classes:  # results.json says whether it held
+                holds = result["claims"][key]
+                assert holds is not False, f"{where}: {element['data-result']} does not hold"
+                assert ("result-claim-unchecked" in classes) == (holds is None), where
+                assert element.get_text() == ("○" if holds is None else "✓"), where
+                seen["claim"] += 1
             else:
                 pytest.fail(f"{where}: unexpected element with data-result: {element.name} {classes}")
-    assert seen["metric"] and seen["config"] and seen["figure"], seen  # the home page alone has metrics
+    assert seen["metric"] and seen["config"] and seen["figure"] and seen["claim"], seen
+    # Every claim the pages state is on its page: as many marks as claim shortcodes.
+    stated = sum(code.kind.name == "claim" for source in DOCS.rglob("*.md")
+                 for code in shortcodes.find(source.read_text(encoding="utf-8")))
+    assert seen["claim"] == stated
 
 
 # ---------------------------------------------------------------- (e) links and anchors

@@ -3,7 +3,7 @@ every epoch is measured on the validation images and the test images only once, 
 end and when asked, time to the target is read off the right epoch, an early stop stops,
 threads come back.
 
-The lesson's runs and claims are checked when its notebook runs (test_notebooks.py).
+The lesson's runs and claims are checked by the site's build (test_site_build.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Tests of the universal-approximation lesson's code: bumps, hand-built networks, and
 fits that improve with width.
 
-The lesson's run and its claims are checked when its notebook runs (test_notebooks.py).
+The lesson's run and its claims are checked by the site's build (test_site_build.py).
 """
 
 from __future__ import annotations

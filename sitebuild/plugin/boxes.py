@@ -68,25 +68,27 @@ def pending_box(state: BuildState, name: str) -> str:
             f'<p class="admonition-title">This page\'s run is in progress</p>{body}</div>')
 
 
-def failure_box(state: BuildState, name: str, page) -> str:
-    """The box at the top of a page whose home failed under ``mkdocs serve``: each false
-    claim with its numbers and its cell, or the error and its cell."""
-    from mnist_tutorial.report import claim_text
+def false_claims_box(state: BuildState, name: str) -> str:
+    """The box at the top of a page under ``mkdocs serve`` whose run left a claim the page
+    states False (or unset): each such claim, where it is stated. The claim's mark on the
+    page links to the cell that set it."""
+    where = html.escape(state.homes[name].where)
+    items = "".join(f"<li><code>{html.escape(line)}</code></li>" for line in state.false_claims[name])
+    return (f'<div class="admonition failure result-failure" role="alert" data-result="{name}">'
+            f"<p class=\"admonition-title\">A claim of this page does not hold</p>"
+            f"<p>{len(state.false_claims[name])} claim(s) the pages state are not True in this "
+            f"run of <code>{where}</code> (marked ✗ where they are stated; the numbers on the "
+            f"page are that run's):</p><ul>{items}</ul>"
+            f"<p>Fix the code or the claim and save: <code>mkdocs serve</code> runs the home "
+            f"again. <code>mkdocs build</code> stops on this.</p></div>")
 
+
+def failure_box(state: BuildState, name: str, page) -> str:
+    """The box at the top of a page whose home failed under ``mkdocs serve``: the error
+    and its cell."""
     error = state.failures[name]
     where = html.escape(state.homes[name].where)
-    report = error.report
-    false = [c for c in report["claims"] if not c.get("holds", True)] if report else []
-    if false:
-        def item(claim):
-            link = html.escape(cell_link(state, name, claim.get("cell"), page))
-            return (f'<li>{html.escape(claim_text(claim))} (<a href="{link}">'
-                    f"cell [{claim.get('cell')}]</a>)</li>")
-
-        items = "".join(item(claim) for claim in false)
-        body = (f"<p>{len(false)} claim(s) this page makes do not hold in this run of "
-                f"<code>{where}</code>; the numbers on the page are that run's.</p><ul>{items}</ul>")
-    elif error.notebook is not None:
+    if error.notebook is not None:
         link = html.escape(cell_link(state, name, error.cell, page))
         body = (f'<p><code>{where}</code> stopped in <a href="{link}">cell [{error.cell}] of its '
                 f"notebook</a>:</p><pre><code>{html.escape(str(error))}</code></pre>")
@@ -94,5 +96,5 @@ def failure_box(state: BuildState, name: str, page) -> str:
         body = f"<p>{html.escape(str(error))}.</p>"
     return (f'<div class="admonition failure result-failure" role="alert" data-result="{name}">'
             f'<p class="admonition-title">This page\'s run failed</p>{body}'
-            f"<p>Fix the code or the claim and save: <code>mkdocs serve</code> runs the home "
+            f"<p>Fix the code and save: <code>mkdocs serve</code> runs the home "
             f"again. <code>mkdocs build</code> stops on this.</p></div>")

@@ -156,6 +156,8 @@ class CoursePlugin(BasePlugin[CourseConfig]):
             head.append(block(boxes.failure_box(state, home.name, page)))
         elif home.name in state.pending:
             head.append(block(boxes.pending_box(state, home.name)))
+        elif state.false_claims.get(home.name):
+            head.append(block(boxes.false_claims_box(state, home.name)))
         lines = markdown.splitlines()
         for i, line in enumerate(lines):
             if line.startswith("# "):

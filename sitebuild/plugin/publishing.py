@@ -25,7 +25,7 @@ from mkdocs.structure.files import File, Files
 from sitebuild import cache, downloads, homes, run, share, svg
 from sitebuild.plugin import shortcodes
 from sitebuild.plugin.buttons import DOWNLOADS
-from sitebuild.plugin.results import GENERATED, NOTEBOOKS, published_metrics
+from sitebuild.plugin.results import GENERATED, NOTEBOOKS, claim_values, published_metrics
 from sitebuild.plugin.state import BuildState
 
 log = logging.getLogger("mkdocs.plugins.mnist_course")
@@ -47,18 +47,25 @@ def publish(state: BuildState, config, files: Files, found: dict, entries: dict,
         state.homes[name] = found[name]
         if error.notebook is not None:  # else not run: a home it uses failed
             results.append((name, *_failed_run(state, error), error.notebook, {}))
-    public = {}
+    public, false = {}, []
+    pages = [(page.src_uri, page.content_string) for page in files.documentation_pages()
+             if page.src_uri.endswith(".md")]
     quoted = shortcodes.published_formats(
-        [(page.src_uri, page.content_string) for page in files.documentation_pages()
-         if page.src_uri.endswith(".md")],
-        {name: set(report.get("config", {})) for name, report, *_ in results})
+        pages, {name: set(report.get("config", {})) for name, report, *_ in results})
+    stated = shortcodes.published_claims(pages)
     for name, report, provenance, notebook, assets in results:
         home = found[name]
         state.homes[name], state.reports[name], state.provenance[name] = home, report, provenance
         executed = (notebook if isinstance(notebook, nbformat.NotebookNode)
                     else nbformat.read(notebook, as_version=4))
         numbers = published_metrics(report, quoted.get(name, {}), name)
-        text = homes.publish(executed, course, {**report, "metrics": numbers})
+        claims = claim_values(state, report, stated.get(name, {}), name)
+        if name not in state.failures:
+            state.false_claims[name] = [f"{stated[name][key]}: {name}.{key}"
+                                        for key, holds in claims.items() if holds is False]
+            false += [f"{home.where}: {line}" for line in state.false_claims[name]]
+        checked = [key for key, holds in claims.items() if holds is not None]
+        text = homes.publish(executed, course, {**report, "metrics": numbers, "claims": checked})
         state.notebook_files[name] = _notebook_page(config, files, staging, home.slug, text)
         files.append(File.generated(config, f"{DOWNLOADS}/{home.slug}.ipynb", content=text))
         figures = {}
@@ -73,7 +80,15 @@ def publish(state: BuildState, config, files: Files, found: dict, entries: dict,
                 files.append(File.generated(config, f"{GENERATED}/{name}/{filename}.js",
                                             content=downloads.asset_script(Path(path).read_bytes())))
         public[name] = {**{k: v for k, v in report.items() if k != "values"},
-                        "metrics": numbers, "figures": figures, "provenance": provenance}
+                        "metrics": numbers, "claims": claims, "figures": figures,
+                        "provenance": provenance}
+    if false:
+        message = (f"{len(false)} claim(s) the pages state do not hold in this build's runs "
+                   f"(each is a variable of the home's notebook, False or unset):\n"
+                   + "\n".join(f"  - {line}" for line in false))
+        if not state.serving:
+            raise PluginError(message)
+        log.error(message)  # serve goes on: the page shows it
     document = {"profile": state.profile, "homes": public}
     files.append(File.generated(config, "results.json",
                                 content=json.dumps(document, indent=1, sort_keys=True)))
@@ -93,7 +108,7 @@ def publish(state: BuildState, config, files: Files, found: dict, entries: dict,
 
 def _failed_run(state: BuildState, error: run.BuildError) -> tuple[dict, dict]:
     """The report and provenance of a run that failed under serve (what it recorded)."""
-    report = error.report or {"values": {}, "tables": {}, "figures": {}, "claims": [],
+    report = error.report or {"values": {}, "tables": {}, "figures": {},
                               "provenance": {"profile": state.profile}}
     provenance = {"commit": run.git_commit(), "wall_time_s": 0.0, "date": "",
                   "torch": "", "device": "", **report["provenance"], "failed": True}

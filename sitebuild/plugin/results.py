@@ -65,12 +65,18 @@ def check(state: BuildState, code: Shortcode, where: str) -> bool:
             raise PluginError(f"{where}: {code.text} takes a home name only")
         return True
     recorded = state.reports[name].get(section, {})
+    if code.kind.name == "claim":
+        if not key:
+            raise PluginError(f"{where}: {code.text}: a claim names the variable that holds it, "
+                              f"<!-- claim {name}.KEY -->")
+        claim_values(state, state.reports[name], [key], name)  # True, False or None
+        return True
     if not key or not _has(state.reports[name], section, key):
         known = ", ".join(recorded) or "none"
         what = "has no variable holding a number" if section == "values" else f"records no {code.kind.name}"
         raise PluginError(f"{where}: {code.text}: lessons/{name}.py {what} {key!r} (its "
                           f"{'numbers' if section == 'values' else section}: {known})")
-    if section == "values":
+    if code.kind.name == "metric":
         _quote(state.reports[name], key, code.format, f"{where}: {code.text}", name)
     for value in code.attributes.values():
         fill(state.reports[name], value, f"{where}: {code.text}", name)
@@ -94,6 +100,25 @@ def _quote(report: dict, key: str, fmt: Format, where: str, name: str) -> dict:
         return {**metric(value, fmt, report.get("config")), "cell": cell}
     except ValueError as error:
         raise PluginError(f"{where}: lessons/{name}.py's {key}: {error}") from None
+
+
+def claim_values(state: BuildState, report: dict, keys, name: str) -> dict[str, bool | None]:
+    """Whether each claim the pages state (``keys``) holds in the run: True or False, or
+    None where it was not checked (the smoke profile skips the claims its few images
+    cannot show: their variables are never set). A claim whose variable is unset on the
+    full profile is False; one that holds something else than True or False fails."""
+    values = {}
+    for key in keys:
+        try:
+            holds, _ = lookup(report.get("values", {}), key)
+        except KeyError:
+            values[key] = None if state.profile == "smoke" else False
+            continue
+        if not isinstance(holds, bool):
+            raise PluginError(f"<!-- claim {name}.{key} -->: lessons/{name}.py's {key} is "
+                              f"{holds!r}, not True or False")
+        values[key] = holds
+    return values
 
 
 def published_metrics(report: dict, formats: dict[str, Format], name: str) -> dict[str, dict]:
@@ -148,6 +173,26 @@ def _metric_title(state: BuildState, name: str, number: dict) -> str:
     return "; ".join(parts)
 
 
+def _claim_html(state: BuildState, code: Shortcode, page) -> str:
+    name, ref = code.name, code.ref
+    holds = claim_values(state, state.reports[name], [code.key], name)[code.key]
+    if holds is None:
+        label = f"not checked on the {state.profile} profile: its runs are too short to show it"
+        return (f'<span class="result-claim result-claim-unchecked" data-result="{ref}" '
+                f'title="{html.escape(label)}" aria-label="{html.escape(label)}">○</span>')
+    try:
+        cell = lookup(state.reports[name]["values"], code.key)[1]
+    except KeyError:
+        cell = None
+    where = f"{code.key} in cell [{cell}] of the notebook of lessons/{name}.py"
+    label = (f"checked on this build: holds ({where} is True)" if holds
+             else f"DOES NOT HOLD on this build ({where} is not True)")
+    title = f"{label}; {provenance_text(state.provenance[name])}"
+    return (f'<a class="result-claim{"" if holds else " result-claim-false"}" data-result="{ref}" '
+            f'href="{html.escape(cell_link(state, name, cell, page))}" title="{html.escape(title)}" '
+            f'aria-label="{html.escape(label)}">{"✓" if holds else "✗"}</a>')
+
+
 def _provenance_html(state: BuildState, name: str, cell: int | None, page) -> str:
     href = html.escape(cell_link(state, name, cell, page))
     where = f"cell [{cell}] of the notebook" if cell else "the notebook"
@@ -165,6 +210,8 @@ def render(state: BuildState, code: Shortcode, page) -> str:
                 f'href="{html.escape(cell_link(state, name, number["cell"], page))}" '
                 f'title="{html.escape(_metric_title(state, name, number))}">'
                 f'{html.escape(number["text"])}</a>')
+    if kind == "claim":
+        return _claim_html(state, code, page)
     if kind == "config":
         setting = report["config"][key]
         title = (f"set in cell [{setting['cell']}] of the notebook of lessons/{name}.py "

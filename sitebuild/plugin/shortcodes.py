@@ -14,6 +14,9 @@
                                                name, {metric:lr} for the number
     <!-- table activations.comparison         a table, with the page's caption
          caption="..." -->
+    <!-- claim training.reaches_98 -->        after the words that state a claim: a mark
+                                               that the notebook's variable reaches_98 is
+                                               True (the build fails if it is not)
     <!-- provenance training -->              where and how the run was made
     <!-- course_map why_neural_networks -->   a nav section's pages and descriptions
 
@@ -46,6 +49,7 @@ class Kind:
 
 KINDS = MappingProxyType({kind.name: kind for kind in (  # read-only: the one registry
     Kind("metric", "values", words=True),
+    Kind("claim", "values"),
     Kind("config", "config"),
     Kind("figure", "figures", block=True, attributes=("alt", "caption")),
     Kind("table", "tables", block=True, attributes=("caption",)),
@@ -184,6 +188,17 @@ def published_formats(pages, settings: dict[str, set] | None = None) -> dict[str
     for name, key, words in in_text:
         formats.setdefault(name, {}).setdefault(key, Format.parse(words.split()))
     return formats
+
+
+def published_claims(pages) -> dict[str, dict[str, str]]:
+    """Each home's claims, from ``pages`` ((src_uri, Markdown) pairs): the key of each
+    claim shortcode, with the first page (in path order) that states it."""
+    claims: dict[str, dict[str, str]] = {}
+    for where, text in sorted(pages):
+        for code in find(text):
+            if code.kind.name == "claim" and code.key:
+                claims.setdefault(code.name, {}).setdefault(code.key, where)
+    return claims
 
 
 def replace(text: str, render) -> str:

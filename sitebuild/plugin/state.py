@@ -26,6 +26,7 @@ class BuildState:
     notebook_files: dict[str, File] = field(default_factory=dict)  # the notebook pages
     failures: dict[str, Exception] = field(default_factory=dict)  # under serve only
     pending: dict[str, object] = field(default_factory=dict)  # name -> its Runner, or None
+    false_claims: dict[str, list[str]] = field(default_factory=dict)  # under serve only
     sections: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)  # course map
     files: Files | None = None
     shared_css: dict[str, str] = field(default_factory=dict)  # site path -> stylesheet

@@ -6,7 +6,8 @@ Covers: missing, damaged, truncated, compressed-only or unreadable data, and a d
 that is a file; bad settings in the environment; bad command-line values; a cache that is
 a file, read-only or unreadable; tampered and mis-shaped entries, a truncated file beside
 an entry; a build killed while writing, interrupted with Ctrl-C, or run twice at once;
-malformed shortcodes; notebook cell markers; a figure carrying a script."""
+shortcodes in code (tests/test_plugin.py has the malformed ones); notebook cell markers;
+a figure carrying a script."""
 
 from __future__ import annotations
 
@@ -336,22 +337,6 @@ def test_ctrl_c_stops_the_build_and_keeps_what_finished(tmp_path, moment):
 
 
 # ---------------------------------------------------------------- pages and homes
-
-
-@pytest.mark.parametrize("text, message", [
-    ("The value is <!-- metric training.<script> -->.", "malformed shortcode"),
-    ("The value is <!-- Metric training.test_accuracy -->.", "malformed shortcode"),
-    ("The value is <!-- metric Training.test_accuracy -->.", "malformed shortcode"),
-    ("The value is <!-- metric training.test_accuracy extra -->.", "cannot read 'extra'"),
-    ("The value is <!-- metric training.test_accuracy percent percent -->.", "cannot read 'percent'"),
-    ("The value is <!-- config training.train.lr percent -->.", "a config takes no words"),
-    ('<!-- figure training.loss alt="{first_loss furlongs}" caption="." -->', "cannot read 'furlongs'"),
-])
-def test_a_malformed_shortcode_fails_naming_page_and_line(text, message):
-    from mkdocs.exceptions import PluginError
-
-    with pytest.raises(PluginError, match=rf"page.md:3: .*{message}"):
-        shortcodes.check_wellformed(f"# Title\n\n{text}\n", "page.md")
 
 
 def test_comments_and_code_are_left_alone():

@@ -203,6 +203,13 @@ def test_a_key_that_is_both_a_number_and_a_setting_reads_as_the_setting_unless_t
 
 
 @pytest.mark.parametrize("text, problem", [
+    ("The value is <!-- metric training.<script> -->.", "malformed shortcode"),
+    ("The value is <!-- Metric training.test_accuracy -->.", "malformed shortcode"),
+    ("The value is <!-- metric Training.test_accuracy -->.", "malformed shortcode"),
+    ("The value is <!-- metric training.test_accuracy extra -->.", "cannot read 'extra'"),
+    ("The value is <!-- metric training.test_accuracy percent percent -->.", "cannot read 'percent'"),
+    ("The value is <!-- config training.train.lr percent -->.", "a config takes no words"),
+    ('<!-- figure training.loss alt="{first_loss furlongs}" caption="." -->', "cannot read 'furlongs'"),
     ("<!-- figure training.loss_curve -->", "takes alt=.* caption=.*; this one has none"),
     ('<!-- figure training.loss_curve alt="A" -->', "this one has alt$"),
     ('<!-- figure training.loss_curve alt="A" caption="B" alt="C" -->', "this one has alt, caption, alt"),
@@ -210,7 +217,7 @@ def test_a_key_that_is_both_a_number_and_a_setting_reads_as_the_setting_unless_t
     ('<!-- figure training.loss_curve alt="a "quoted" word" caption="B" -->', "malformed"),
     ('<!-- figure training.loss_curve alt="{Test}" caption="B" -->', "malformed"),
 ])
-def test_a_shortcode_with_the_wrong_attributes_fails_naming_page_and_line(text, problem):
+def test_a_malformed_shortcode_fails_naming_page_and_line(text, problem):
     with pytest.raises(PluginError, match=rf"page\.md:3: .*{problem}"):
         shortcodes.check_wellformed(f"# Title\n\n{text}\n", "page.md")
 

@@ -26,6 +26,7 @@ from sitebuild import cache, downloads, homes, run, share, svg
 from sitebuild.plugin import shortcodes
 from sitebuild.plugin.buttons import DOWNLOADS
 from sitebuild.plugin.results import GENERATED, NOTEBOOKS, claim_values, published_metrics
+from sitebuild.plugin.runs import serve_log
 from sitebuild.plugin.state import BuildState
 
 log = logging.getLogger("mkdocs.plugins.mnist_course")
@@ -88,7 +89,7 @@ def publish(state: BuildState, config, files: Files, found: dict, entries: dict,
                    + "\n".join(f"  - {line}" for line in false))
         if not state.serving:
             raise PluginError(message)
-        log.error(message)  # serve goes on: the page shows it
+        serve_log.error(f"{message}\n  The pages mark them; fix the code or the claim and save.")
     document = {"profile": state.profile, "homes": public}
     files.append(File.generated(config, "results.json",
                                 content=json.dumps(document, indent=1, sort_keys=True)))

@@ -160,7 +160,6 @@ first_loss = losses[0]
 final_loss = losses[-1]
 
 # %% tags=["report"]
-train_accuracy = accuracy
 training_halves_loss = final_loss < 0.5 * first_loss
 
 # %% [markdown]
@@ -502,7 +501,6 @@ mlp_parameters = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:
 mlp_fd_passes = 2 * mlp_parameters
 forward_madds = forward_count
 backward_madds = backward_count
-backward_madds_input = backward_with_input
 ratio = backward_count / forward_count
 ratio_with_input = backward_with_input / forward_count
 

@@ -227,7 +227,6 @@ with torch.no_grad():
 test_acc = float((y_hat == y_mnist_test).float().mean())
 
 # %% tags=["report"]
-templates_test_accuracy = test_acc
 templates_train_size = len(y_mnist)
 templates_test_size = len(y_mnist_test)
 templates_parameters = count_parameters(net)

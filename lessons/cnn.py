@@ -170,7 +170,6 @@ cnn_macs, mlp_macs = multiply_adds(fresh_cnn()), multiply_adds(MLP(CONFIG.mlp.hi
 
 # %% tags=["report"]
 parameter_ratio = mlp_params / cnn_params
-mlp_multiply_adds = mlp_macs
 multiply_add_ratio = cnn_macs / mlp_macs
 cnn_has_fewer_parameters = cnn_params < mlp_params
 cnn_does_more_multiply_adds = cnn_macs > mlp_macs  # per image

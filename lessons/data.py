@@ -170,9 +170,7 @@ counts = {
 train_counts = counts["training"]
 rarest = min(range(10), key=train_counts.__getitem__)
 commonest = max(range(10), key=train_counts.__getitem__)
-rarest_digit = rarest
 rarest_count = train_counts[rarest]
-commonest_digit = commonest
 commonest_count = train_counts[commonest]
 report.table("class_counts", ["digit", "training", "validation", "test"],
              [[d, counts["training"][d], counts["validation"][d], counts["test"][d]]
@@ -204,11 +202,6 @@ gap = max(abs(mean - MEAN), abs(std - STD))
 print(f"constants: mean {MEAN}, std {STD}")
 
 # %% tags=["report"]
-pixel_mean = mean
-pixel_std = std
-pixel_mean_all = mean_all
-pixel_std_all = std_all
-stats_gap = gap
 tolerance = CONFIG.tolerance
 split_stats_near_constants = gap <= CONFIG.tolerance
 constants_match_all_images = (round(mean_all, 4), round(std_all, 4)) == (MEAN, STD)
@@ -231,7 +224,6 @@ batch_has_expected_shape = (X.shape == (batch_size, 1, 28, 28) and X.dtype == to
                             and y.shape == (batch_size,))
 
 num_batches = len(train_loader)
-batches_per_epoch = num_batches
 last_batch = len(images) - (num_batches - 1) * batch_size
 batch_mean = X.mean().item()
 batch_std = X.std().item()
@@ -350,7 +342,6 @@ memory_seconds, memory_count = epoch_seconds(memory_batches)
 both_passes_serve_every_image = loader_count == memory_count == len(timed)
 timed_images = len(timed)
 train_megabytes = mnist.train_images.numel() * mnist.train_images.element_size() / 1e6
-memory_setup_seconds = setup_seconds
 loader_slowdown = loader_seconds / memory_seconds
 # one pass through datasets.MNIST against moving the images into memory plus one pass there
 loader_over_twice_as_slow = loader_seconds > 2 * (memory_seconds + setup_seconds)

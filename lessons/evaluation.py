@@ -144,7 +144,6 @@ shuffled_probs, _ = predict(net, batches(shuffle=True))  # the same shuffled ord
 misaligned = (shuffled_probs.argmax(dim=1) == labels).float().mean().item()
 
 # %% tags=["report"]
-misaligned_accuracy = misaligned
 shuffling_keeps_accuracy = abs(shuffled_accuracy - test_accuracy) < 1e-9
 misaligned_predictions_score_lower = misaligned <= test_accuracy - 0.3
 
@@ -282,9 +281,6 @@ top_true, top_pred, top_count = confused[0]
 top3_share = sum(c for _, _, c in confused) / max(1, num_errors)
 
 # %% tags=["report"]
-top_confusion_true = top_true
-top_confusion_pred = top_pred
-top_confusion_count = top_count
 # more than twice the share of the mistakes the top 3 of the 90 off-diagonal cells would hold evenly
 top_confusions_cluster = num_errors == 0 or top3_share >= 2 * 3 / 90
 report.table("most_confused", ["true digit", "predicted as", "test images"],
@@ -305,9 +301,7 @@ report.figure("confusion_matrix", confusion_figure(cm))
 # diagonal is the accuracy on that digit (`per_class_accuracy`, above).
 
 # %%
-worst_digit = worst
 worst_accuracy = per_class[worst].item()
-best_digit = best
 best_accuracy = per_class[best].item()
 rows = []
 for d in range(10):

@@ -305,7 +305,6 @@ first_label = int(y[0])
 logit_min = y_hat.min().item()
 logit_max = y_hat.max().item()
 max_probability = probs.max().item()
-initial_loss = loss
 report.table("logits", ["digit", "logit", "softmax probability"],
              [[d, f"{y_hat[0, d]:+.3f}", f"{probs[0, d]:.3f}"] for d in range(10)])
 

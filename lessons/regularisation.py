@@ -393,14 +393,12 @@ initial_norms = []
 for seed in CONFIG.seeds:  # train() seeds torch the same way before it builds the network
     torch.manual_seed(seed)
     initial_norms.append(l2_penalty(MLP(), 1.0).item() ** 0.5)
-initial_weight_norm = initial_norms
 baseline_weight_norm = per_seed(BASE, "weight_norm")
 l2_weight_norm = per_seed("L2 penalty (Adam)", "weight_norm")
 adamw_weight_norm = per_seed("weight decay (AdamW)", "weight_norm")
 dropout_train_mode_val = per_seed("dropout", "val_train_mode")
 mode_gaps = [100 * (e - t) for e, t in zip(per_seed("dropout", "val"),
                                            per_seed("dropout", "val_train_mode"))]
-dropout_mode_gap = mode_gaps
 baseline_mode_gap = max(100 * abs(e - t) for e, t in zip(per_seed(BASE, "val"),
                                                           per_seed(BASE, "val_train_mode")))
 

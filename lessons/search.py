@@ -172,8 +172,6 @@ flop_per_weight = {width: training_flop(width) / num_weights(width) for width in
 first_layer = mlp_sizes(wide)[0] * mlp_sizes(wide)[1]  # the first layer's weights
 
 # %% tags=["report"]
-narrow_width = narrow
-wide_width = wide
 flop_per_weight_narrow = flop_per_weight[narrow]
 flop_per_weight_wide = flop_per_weight[wide]
 first_layer_share_wide = first_layer / num_weights(wide)
@@ -419,7 +417,6 @@ num_trials = {name.lower(): len(trials) for name, trials in searches.items()}
 # How many of the workers finished a trial before the budget ran out: a race.
 optuna_workers = len(processes)
 optuna_startup_trials = NUM_STARTUP_TRIALS
-optuna_tpe_trials = num_tpe
 trial_seconds = statistics.fmean(t.seconds for t in grid_trials + random_trials)
 searches_share_grid_budget = used["grid"] == budget and max(used.values()) <= budget
 trials_ran_in_workers = os.getpid() not in processes

@@ -297,7 +297,6 @@ recipe_min_accuracy = min(r.accuracy[-1] for r in recipe_runs)
 # The test images, once: the final recipe's accuracy, and how far validation was from it.
 recipe_test = [r.test_accuracy for r in recipe_runs]
 val_minus_test = [r.accuracy[-1] - r.test_accuracy for r in recipe_runs]  # per seed
-recipe_test_accuracy = recipe_test
 recipe_test_min_accuracy = min(recipe_test)
 recipe_test_reached = sum(a >= CONFIG.target for a in recipe_test)
 val_minus_test_points = [100 * d for d in val_minus_test]

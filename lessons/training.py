@@ -339,8 +339,6 @@ softmax_accuracy_gap = 100 * (right.test_accuracy - wrong.test_accuracy)
 softmax_right_final_loss = right.epoch_train_loss[-1]
 softmax_wrong_final_loss = wrong.epoch_train_loss[-1]
 softmax_loss_floor = floor
-softmax_grad_right = grad_right
-softmax_grad_wrong = grad_wrong
 softmax_grad_ratio = grad_right / grad_wrong
 softmax_num_epochs = right.config.num_epochs
 
@@ -375,18 +373,14 @@ worst = confidence.argmax()  # the most confident mistake
 
 q_low, q_high = 1 / (math.e + 9), math.e / (math.e + 9)  # the bounds for a one-hot p
 ceiling = math.log(math.e + 9)  # the loss of a one-hot p on a wrong digit
-softmax_q_low = q_low
-softmax_q_high = q_high
 softmax_q_min = q.min().item()
 softmax_q_max = q.max().item()
-softmax_loss_ceiling = ceiling
 # 1 - max(p) rounds to 0 in float32: sum the other nine probabilities in log space
 z_worst = z[worst].double()  # (10,)
 others = torch.cat([z_worst[:z_worst.argmax()], z_worst[z_worst.argmax() + 1:]])  # (9,)
 rest = (torch.logsumexp(others, dim=0) - torch.logsumexp(z_worst, dim=0)).exp().item()
 
 # %% tags=["report"]
-softmax_worst_rest = rest
 softmax_worst_grad_plain = grad_plain[worst].item()
 softmax_worst_grad_bug = grad_bug[worst].item()
 softmax_worst_grad_ratio = (grad_plain[worst] / grad_bug[worst]).item()

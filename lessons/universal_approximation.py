@@ -178,8 +178,6 @@ with plots.figure(1, len(CONFIG.bump_counts), figsize=(9, 3.2), sharey=True) as 
 few, many = CONFIG.bump_counts
 
 # %% tags=["report"]
-bumps_few = few
-bumps_many = many
 bump_error_few = bump_errors[few]
 bump_error_many = bump_errors[many]
 more_bumps_follow_closer = bump_errors[many] < bump_errors[few]  # largest error
@@ -274,8 +272,6 @@ narrow, middle, wide = CONFIG.widths[0], CONFIG.widths[len(CONFIG.widths) // 2],
 
 # %% tags=["report"]
 error_drop = medians[narrow] / medians[wide]
-narrowest = narrow
-widest = wide
 num_seeds = len(CONFIG.seeds)
 error_falls_with_width = medians[wide] < medians[middle] < medians[narrow]
 

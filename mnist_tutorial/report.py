@@ -146,26 +146,27 @@ def _plain(value):
     return float(value)
 
 
-MAX_NUMBERS = 100_000  # a variable holding more numbers than this is data, not a result
+MAX_NUMBERS = 10_000  # a variable holding more numbers than this is data, not a result
 
 
-def _publishable(value):
+def _publishable(value, budget: list[int] | None = None):
     """``value`` as JSON holds it if a page can quote it: a number or True or False (a 0-d
     tensor or numpy scalar too), or a list, tuple or dict of them (per-seed values, one
-    per batch size); else None."""
-    if value is None:
-        return None
-    if isinstance(value, (bool, int, float)):
-        return value
-    if type(value).__module__.split(".")[0] in ("numpy", "torch"):
-        return value.item() if getattr(value, "ndim", 1) == 0 else None
-    if isinstance(value, (list, tuple)) and 0 < len(value) <= MAX_NUMBERS:
-        items = [_publishable(v) for v in value]
+    per batch size) of at most ``MAX_NUMBERS`` in all; else None."""
+    budget = [MAX_NUMBERS] if budget is None else budget
+    if isinstance(value, (bool, int, float)) or (
+            type(value).__module__.split(".")[0] in ("numpy", "torch")
+            and getattr(value, "ndim", 1) == 0):
+        budget[0] -= 1
+        return (value.item() if hasattr(value, "item") else value) if budget[0] >= 0 else None
+    if isinstance(value, (list, tuple, dict)) and 0 < len(value) <= budget[0]:
+        if isinstance(value, dict):
+            if not all(isinstance(k, (str, int)) and not isinstance(k, bool) for k in value):
+                return None
+            items = {str(k): _publishable(v, budget) for k, v in value.items()}
+            return items if all(item is not None for item in items.values()) else None
+        items = [_publishable(v, budget) for v in value]
         return items if all(item is not None for item in items) else None
-    if isinstance(value, dict) and 0 < len(value) <= MAX_NUMBERS and all(
-            isinstance(k, (str, int)) and not isinstance(k, bool) for k in value):
-        items = {str(k): _publishable(v) for k, v in value.items()}
-        return items if all(item is not None for item in items.values()) else None
     return None
 
 
@@ -309,14 +310,6 @@ def metric(value, fmt: Format = Format(), config: dict | None = None) -> dict:
             "digits": fmt.digits, "timing": fmt.timing or unit == "seconds",
             "varies": fmt.varies, "tolerance": tolerance,
             "text": format_value(value, unit, fmt.digits, None if fmt.mean else std)}
-
-
-def _number_text(value) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(_number_text(v) for v in value) + "]"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def _settings_of(config, prefix: str = ""):

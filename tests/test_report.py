@@ -87,6 +87,7 @@ def test_the_values_are_the_notebooks_numbers_from_the_cell_that_set_them():
         "accuracy": 0.9, "losses": [1.0, 0.5], "val": {16: 0.16, 64: 0.64},
         "count": torch.tensor(3), "scalar": np.float64(0.25), "flag": True, "name": "x",
         "tensor_flag": torch.tensor(1) > 0,
+        "pixels": [[0] * 100 for _ in range(200)],  # 20,000 numbers: data, not a result
         "matrix": torch.ones(2, 2), "_private": 1.0, "torch": torch, "mixed": [1.0, "a"],
     }
     values = notebook_values(namespace)

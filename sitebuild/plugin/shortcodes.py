@@ -68,7 +68,6 @@ SHORTCODE = re.compile(rf"<!--\s*({_ALTERNATIVES})\s+([a-z0-9_]+)(?:\.([a-z0-9_]
 # {key} in an attribute: a setting or else a number of the shortcode's home, {key percent 1}
 # with a number's words; {metric:key} for the number where a setting has that name.
 PLACEHOLDER = re.compile(r"\{(?:(metric|config):)?([a-z0-9_.]+)((?: [a-z0-9_.=]+)*)\}")
-SECTIONS = MappingProxyType({"metric": "values", "config": "config"})
 # Any comment that starts with a kind's name, in any case: it must parse.
 LOOKS_LIKE = re.compile(rf"<!--\s*(?:{_ALTERNATIVES})\b.*?-->", re.IGNORECASE | re.DOTALL)
 # Fenced blocks (also indented, inside admonitions and tabs) and inline code.
